@@ -1,0 +1,83 @@
+# One Meridian region: network, ALBs, ECS service (Meridian + app + AppConfig agent), config delivery.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
+locals {
+  prefix     = "${var.name}-${var.region}"
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  azs        = slice(data.aws_availability_zones.available.names, 0, var.az_count)
+  tags       = merge(var.tags, { "meridian:region" = var.region })
+
+  # Meridian's shutdown contract (config/example.toml [shutdown]) and the timeouts that follow from it.
+  meridian_drain_seconds   = 15 # /readyz answers 503 at once; listener still accepts
+  meridian_grace_seconds   = 30 # in-flight requests may finish within this
+  meridian_request_timeout = 10 # timeouts.request: no request lives longer
+
+  appconfig_application = var.name
+  appconfig_environment = "production"
+  appconfig_profile     = "meridian-toml"
+  appconfig_url         = "http://localhost:2772/applications/${local.appconfig_application}/environments/${local.appconfig_environment}/configurations/${local.appconfig_profile}"
+
+  appconfig_agent_image = var.appconfig_agent_image != "" ? var.appconfig_agent_image : "${local.account_id}.dkr.ecr.${var.region}.amazonaws.com/ecr-public/aws-appconfig/aws-appconfig-agent:2.x"
+}
+
+# === KMS: one customer-managed key per region for logs, SNS, secrets replicas and data at rest ===
+
+data "aws_iam_policy_document" "kms" {
+  statement {
+    sid       = "AccountAdministers"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid = "CloudWatchLogsEncrypt"
+    actions = [
+      "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey",
+    ]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${var.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublishToEncryptedSns"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description             = "${local.prefix}: logs, alerts, secrets and data at rest"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.kms.json
+  tags                    = local.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${local.prefix}"
+  target_key_id = aws_kms_key.this.key_id
+}

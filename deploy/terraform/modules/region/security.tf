@@ -1,0 +1,167 @@
+# Security groups: each allows only the flows the request path needs.
+#   internet --443/80--> public ALB --8080--> tasks
+#   sibling VPCs --443--> internal ALB --8080--> tasks
+#   tasks --443--> VPC endpoints, S3 (gateway), sibling internal ALBs
+#   tasks --5432--> Aurora, --6379--> ElastiCache
+
+resource "aws_security_group" "alb" {
+  name        = "${local.prefix}-alb"
+  description = "Public ALB: HTTPS (and HTTP, redirected) from the internet"
+  vpc_id      = aws_vpc.this.id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_https" {
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTPS from CloudFront and Route 53 health checkers (internet)"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_http" {
+  security_group_id = aws_security_group.alb.id
+  description       = "HTTP, answered only with a redirect to HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {
+  security_group_id            = aws_security_group.alb.id
+  description                  = "To Meridian's main listener"
+  ip_protocol                  = "tcp"
+  from_port                    = 8080
+  to_port                      = 8080
+  referenced_security_group_id = aws_security_group.tasks.id
+}
+
+resource "aws_security_group" "internal_alb" {
+  name        = "${local.prefix}-internal-alb"
+  description = "Internal ALB: HTTPS from sibling regions' Meridian over VPC peering"
+  vpc_id      = aws_vpc.this.id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "internal_alb_siblings" {
+  security_group_id = aws_security_group.internal_alb.id
+  description       = "HTTPS from sibling VPCs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = aws_ec2_managed_prefix_list.siblings.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "internal_alb_to_tasks" {
+  security_group_id            = aws_security_group.internal_alb.id
+  description                  = "To Meridian's main listener"
+  ip_protocol                  = "tcp"
+  from_port                    = 8080
+  to_port                      = 8080
+  referenced_security_group_id = aws_security_group.tasks.id
+}
+
+resource "aws_security_group" "tasks" {
+  name        = "${local.prefix}-tasks"
+  description = "Meridian tasks: 8080 from the ALBs only"
+  vpc_id      = aws_vpc.this.id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "tasks_from_alb" {
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "Client traffic and readiness checks from the public ALB"
+  ip_protocol                  = "tcp"
+  from_port                    = 8080
+  to_port                      = 8080
+  referenced_security_group_id = aws_security_group.alb.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "tasks_from_internal_alb" {
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "Failover traffic from sibling regions via the internal ALB"
+  ip_protocol                  = "tcp"
+  from_port                    = 8080
+  to_port                      = 8080
+  referenced_security_group_id = aws_security_group.internal_alb.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_to_endpoints" {
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "AWS APIs through interface endpoints"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.endpoints.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_to_s3" {
+  security_group_id = aws_security_group.tasks.id
+  description       = "S3 (ECR image layers, data bucket) through the gateway endpoint"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = aws_vpc_endpoint.s3.prefix_list_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_to_siblings" {
+  security_group_id = aws_security_group.tasks.id
+  description       = "Meridian failover to sibling regions' internal ALBs"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = aws_ec2_managed_prefix_list.siblings.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_to_db" {
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "PostgreSQL (Aurora)"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.db.id
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_to_cache" {
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "Redis (ElastiCache)"
+  ip_protocol                  = "tcp"
+  from_port                    = 6379
+  to_port                      = 6379
+  referenced_security_group_id = aws_security_group.cache.id
+}
+
+# The data tier's groups live here so the task group can name them; the data module attaches them.
+resource "aws_security_group" "db" {
+  name        = "${local.prefix}-db"
+  description = "Aurora PostgreSQL: 5432 from tasks only"
+  vpc_id      = aws_vpc.this.id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_tasks" {
+  security_group_id            = aws_security_group.db.id
+  description                  = "PostgreSQL from tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.tasks.id
+}
+
+resource "aws_security_group" "cache" {
+  name        = "${local.prefix}-cache"
+  description = "ElastiCache Redis: 6379 from tasks only"
+  vpc_id      = aws_vpc.this.id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "cache_from_tasks" {
+  security_group_id            = aws_security_group.cache.id
+  description                  = "Redis from tasks"
+  ip_protocol                  = "tcp"
+  from_port                    = 6379
+  to_port                      = 6379
+  referenced_security_group_id = aws_security_group.tasks.id
+}

@@ -1,0 +1,162 @@
+variable "name" {
+  description = "Name prefix for every resource in this region (for example \"meridian\")."
+  type        = string
+  default     = "meridian"
+}
+
+variable "region" {
+  description = "AWS region this module instance runs in. Must match the region of the aws provider passed in; it is also Meridian's local_region."
+  type        = string
+}
+
+variable "sibling_regions" {
+  description = "The other regions, in Meridian's preferred failover order. Each is reached at https://ingress.<region>.<domain>."
+  type        = list(string)
+}
+
+variable "domain" {
+  description = "DNS domain of the public Route 53 zone (for example \"example.com\"). Sibling ingress hostnames are ingress.<region>.<domain>."
+  type        = string
+}
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR of this region's VPC. Must not overlap the siblings' CIDRs (the VPCs are peered)."
+  type        = string
+}
+
+variable "sibling_vpc_cidrs" {
+  description = "IPv4 CIDRs of the sibling regions' VPCs: the only destinations of cross-region traffic from tasks, and the only sources allowed on the internal ALB."
+  type        = list(string)
+}
+
+variable "az_count" {
+  description = "Number of availability zones to spread subnets, ALB and tasks over (at least 2)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.az_count >= 2
+    error_message = "Use at least two availability zones."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ARN of the ACM certificate (in this region) for the ALBs. It must cover ingress.<region>.<domain> and origin.<domain>."
+  type        = string
+}
+
+variable "meridian_image" {
+  description = "Meridian container image (ECR URI with an immutable tag or digest)."
+  type        = string
+}
+
+variable "app_image" {
+  description = "Application container image that Meridian fronts in the same task."
+  type        = string
+}
+
+variable "app_port" {
+  description = "Port the application container listens on (Meridian reaches it on 127.0.0.1)."
+  type        = number
+  default     = 3000
+}
+
+variable "app_environment" {
+  description = "Plain environment variables for the application container (no secrets here)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "app_bucket_arn" {
+  description = "ARN of this region's data bucket; the task role may read and write objects in it. Empty to grant nothing."
+  type        = string
+  default     = ""
+}
+
+variable "appconfig_agent_image" {
+  description = "AWS AppConfig agent image. Empty means the ECR pull-through cache of public.ecr.aws/aws-appconfig/aws-appconfig-agent:2.x in this account and region (tasks have no internet route)."
+  type        = string
+  default     = ""
+}
+
+variable "forward_secret_arn" {
+  description = "ARN of the Secrets Manager secret (in this region) holding Meridian's forwarding-mark HMAC secret."
+  type        = string
+}
+
+variable "task_cpu" {
+  description = "Fargate task CPU units (Meridian + application + AppConfig agent)."
+  type        = number
+  default     = 1024
+}
+
+variable "task_memory" {
+  description = "Fargate task memory in MiB."
+  type        = number
+  default     = 2048
+}
+
+variable "min_capacity" {
+  description = "Minimum number of tasks (one per AZ at least). These run on on-demand Fargate (capacity provider base)."
+  type        = number
+  default     = 2
+}
+
+variable "max_capacity" {
+  description = "Maximum number of tasks autoscaling may run."
+  type        = number
+  default     = 12
+}
+
+variable "spot_weight" {
+  description = "Weight of FARGATE_SPOT against FARGATE (weight 1) for tasks above the on-demand base."
+  type        = number
+  default     = 3
+}
+
+variable "requests_per_target" {
+  description = "Target-tracking goal for ALBRequestCountPerTarget (requests per task per minute)."
+  type        = number
+  default     = 3000
+}
+
+variable "cpu_target" {
+  description = "Target-tracking goal for average ECS service CPU utilisation, percent."
+  type        = number
+  default     = 60
+}
+
+variable "deregistration_delay" {
+  description = "ALB target deregistration delay in seconds. Must exceed Meridian's overall request deadline (timeouts.request = 10s) so in-flight requests finish before ECS stops the task."
+  type        = number
+  default     = 20
+}
+
+variable "stop_timeout" {
+  description = "ECS stopTimeout for the Meridian container, seconds (Fargate max 120). Must exceed shutdown.drain + shutdown.grace = 15 + 30 = 45 s."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.stop_timeout >= 45 && var.stop_timeout <= 120
+    error_message = "stop_timeout must cover Meridian's drain + grace (45 s) and Fargate allows at most 120 s."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the CloudWatch log groups, days."
+  type        = number
+  default     = 365
+}
+
+variable "alb_deletion_protection" {
+  description = "Protect the ALBs from deletion (turn off only to tear an environment down)."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
