@@ -1,0 +1,94 @@
+output "global_cluster_id" {
+  description = "Identifier of the Aurora global cluster."
+  value       = aws_rds_global_cluster.this.id
+}
+
+output "global_writer_endpoint" {
+  description = "Aurora global writer endpoint: always resolves to the current writer, also after a switchover or failover."
+  value       = aws_rds_global_cluster.this.endpoint
+}
+
+output "aurora_engine_version" {
+  description = "Aurora PostgreSQL engine version of the global cluster."
+  value       = aws_rds_global_cluster.this.engine_version
+}
+
+output "aurora_storage_encrypted" {
+  description = "Whether every Aurora cluster encrypts storage with KMS, keyed primary/secondary_1/secondary_2."
+  value = {
+    primary     = aws_rds_cluster.primary.storage_encrypted
+    secondary_1 = aws_rds_cluster.secondary_1.storage_encrypted
+    secondary_2 = aws_rds_cluster.secondary_2.storage_encrypted
+  }
+}
+
+output "aurora_cluster_ids" {
+  description = "Aurora cluster identifiers keyed by region name."
+  value = {
+    (var.regions["primary"].region)     = aws_rds_cluster.primary.cluster_identifier
+    (var.regions["secondary_1"].region) = aws_rds_cluster.secondary_1.cluster_identifier
+    (var.regions["secondary_2"].region) = aws_rds_cluster.secondary_2.cluster_identifier
+  }
+}
+
+output "aurora_endpoints" {
+  description = "Aurora regional cluster (reader/writer) endpoints keyed by region name."
+  value = {
+    (var.regions["primary"].region)     = aws_rds_cluster.primary.endpoint
+    (var.regions["secondary_1"].region) = aws_rds_cluster.secondary_1.reader_endpoint
+    (var.regions["secondary_2"].region) = aws_rds_cluster.secondary_2.reader_endpoint
+  }
+}
+
+output "write_forwarding" {
+  description = "enable_global_write_forwarding on each secondary cluster, keyed by region name."
+  value = {
+    (var.regions["secondary_1"].region) = aws_rds_cluster.secondary_1.enable_global_write_forwarding
+    (var.regions["secondary_2"].region) = aws_rds_cluster.secondary_2.enable_global_write_forwarding
+  }
+}
+
+output "master_secret_arn" {
+  description = "ARN of the Secrets Manager secret with the Aurora master credentials (replicated to the secondaries)."
+  value       = aws_secretsmanager_secret.master.arn
+}
+
+output "cache_global_replication_group_id" {
+  description = "ID of the ElastiCache Global Datastore."
+  value       = aws_elasticache_global_replication_group.this.global_replication_group_id
+}
+
+output "cache_endpoints" {
+  description = "ElastiCache primary endpoint per region (secondaries' are read-only until promoted), keyed by region name."
+  value = {
+    (var.regions["primary"].region)     = aws_elasticache_replication_group.primary.primary_endpoint_address
+    (var.regions["secondary_1"].region) = aws_elasticache_replication_group.secondary_1.primary_endpoint_address
+    (var.regions["secondary_2"].region) = aws_elasticache_replication_group.secondary_2.primary_endpoint_address
+  }
+}
+
+output "bucket_names" {
+  description = "Data bucket names keyed by region name."
+  value       = { for k in local.keys : var.regions[k].region => var.regions[k].bucket_name }
+}
+
+output "replication_rules" {
+  description = "Every S3 replication rule: source region, rule ID, destination, RTC status and minutes, metrics status."
+  value = flatten([
+    for k, cfg in {
+      primary     = aws_s3_bucket_replication_configuration.primary
+      secondary_1 = aws_s3_bucket_replication_configuration.secondary_1
+      secondary_2 = aws_s3_bucket_replication_configuration.secondary_2
+      } : [
+      for r in cfg.rule : {
+        source_region   = var.regions[k].region
+        id              = r.id
+        destination     = r.destination[0].bucket
+        rtc_status      = r.destination[0].replication_time[0].status
+        rtc_minutes     = r.destination[0].replication_time[0].time[0].minutes
+        metrics_status  = r.destination[0].metrics[0].status
+        metrics_minutes = r.destination[0].metrics[0].event_threshold[0].minutes
+      }
+    ]
+  ])
+}

@@ -1,0 +1,253 @@
+# CloudFront in front of the regions. The origin group fails over from the latency record to a
+# fixed second region on 500/502/503/504 or a connect failure, for GET, HEAD and OPTIONS only (a
+# CloudFront limit); writes rely on Meridian's per-request failover (docs/architecture.md).
+
+data "aws_cloudfront_cache_policy" "disabled" {
+  name = "Managed-CachingDisabled"
+}
+
+data "aws_cloudfront_origin_request_policy" "all_viewer_except_host" {
+  name = "Managed-AllViewerExceptHostHeader"
+}
+
+data "aws_cloudfront_response_headers_policy" "security" {
+  name = "Managed-SecurityHeadersPolicy"
+}
+
+resource "aws_cloudfront_distribution" "this" {
+  enabled         = true
+  comment         = "${var.name}: multi-region ingress"
+  aliases         = [local.public_hostname]
+  is_ipv6_enabled = true
+  http_version    = "http2and3"
+  price_class     = "PriceClass_All"
+  web_acl_id      = aws_wafv2_web_acl.cloudfront.arn
+  tags            = var.tags
+
+  origin {
+    origin_id   = "latency"
+    domain_name = local.origin_hostname
+
+    # One connect attempt of 3 s, then the origin group moves on: fail over in seconds, not the
+    # default 3 x 10 s. origin_read_timeout covers Meridian's whole request deadline (10 s).
+    connection_attempts = 1
+    connection_timeout  = 3
+
+    custom_origin_config {
+      http_port                = 80
+      https_port               = 443
+      origin_protocol_policy   = "https-only"
+      origin_ssl_protocols     = ["TLSv1.2"]
+      origin_read_timeout      = 15
+      origin_keepalive_timeout = 5
+    }
+  }
+
+  origin {
+    origin_id           = "secondary"
+    domain_name         = "ingress.${var.secondary_origin_region}.${var.domain}"
+    connection_attempts = 1
+    connection_timeout  = 3
+
+    custom_origin_config {
+      http_port                = 80
+      https_port               = 443
+      origin_protocol_policy   = "https-only"
+      origin_ssl_protocols     = ["TLSv1.2"]
+      origin_read_timeout      = 15
+      origin_keepalive_timeout = 5
+    }
+  }
+
+  origin_group {
+    origin_id = "regions"
+
+    failover_criteria {
+      status_codes = [500, 502, 503, 504]
+    }
+
+    member {
+      origin_id = "latency"
+    }
+
+    member {
+      origin_id = "secondary"
+    }
+  }
+
+  default_cache_behavior {
+    target_origin_id           = "regions"
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = data.aws_cloudfront_cache_policy.disabled.id
+    origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer_except_host.id
+    response_headers_policy_id = data.aws_cloudfront_response_headers_policy.security.id
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  viewer_certificate {
+    acm_certificate_arn      = var.cloudfront_certificate_arn
+    ssl_support_method       = "sni-only"
+    minimum_protocol_version = "TLSv1.2_2021"
+  }
+
+  logging_config {
+    bucket          = aws_s3_bucket.cloudfront_logs.bucket_domain_name
+    prefix          = "cloudfront/"
+    include_cookies = false
+  }
+}
+
+# === WAF on CloudFront: AWS managed baseline, known bad inputs (Log4Shell etc.), per-IP rate limit ===
+
+resource "aws_wafv2_web_acl" "cloudfront" {
+  name        = "${var.name}-cloudfront"
+  description = "Meridian edge protection"
+  scope       = "CLOUDFRONT"
+  tags        = var.tags
+
+  default_action {
+    allow {}
+  }
+
+  rule {
+    name     = "aws-common"
+    priority = 10
+    override_action {
+      none {}
+    }
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesCommonRuleSet"
+        vendor_name = "AWS"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-aws-common"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "aws-known-bad-inputs"
+    priority = 20
+    override_action {
+      none {}
+    }
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesKnownBadInputsRuleSet"
+        vendor_name = "AWS"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-aws-known-bad-inputs"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    name     = "per-ip-rate"
+    priority = 30
+    action {
+      block {}
+    }
+    statement {
+      rate_based_statement {
+        limit              = var.waf_rate_limit
+        aggregate_key_type = "IP"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-per-ip-rate"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = "${var.name}-cloudfront"
+    sampled_requests_enabled   = true
+  }
+}
+
+resource "aws_cloudwatch_log_group" "waf" {
+  # WAF requires the aws-waf-logs- prefix.
+  name              = "aws-waf-logs-${var.name}-cloudfront"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_wafv2_web_acl_logging_configuration" "cloudfront" {
+  resource_arn            = aws_wafv2_web_acl.cloudfront.arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf.arn]
+}
+
+# === CloudFront standard logs (the legacy log format needs ACL-capable ownership) ===
+
+data "aws_caller_identity" "current" {}
+
+resource "aws_s3_bucket" "cloudfront_logs" {
+  bucket = "${var.name}-cloudfront-logs-${data.aws_caller_identity.current.account_id}"
+  tags   = var.tags
+}
+
+resource "aws_s3_bucket_ownership_controls" "cloudfront_logs" {
+  bucket = aws_s3_bucket.cloudfront_logs.id
+  rule {
+    object_ownership = "BucketOwnerPreferred"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "cloudfront_logs" {
+  bucket                  = aws_s3_bucket.cloudfront_logs.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "cloudfront_logs" {
+  bucket = aws_s3_bucket.cloudfront_logs.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "cloudfront_logs" {
+  bucket = aws_s3_bucket.cloudfront_logs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "cloudfront_logs" {
+  bucket = aws_s3_bucket.cloudfront_logs.id
+  rule {
+    id     = "expire"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = 90
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 7
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}

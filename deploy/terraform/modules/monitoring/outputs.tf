@@ -1,0 +1,33 @@
+output "sns_topic_arn" {
+  description = "ARN of this region's alert topic."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "experiment_guard_alarm_arn" {
+  description = "ARN of the alarm FIS experiments in this region use as their stop condition."
+  value       = aws_cloudwatch_metric_alarm.experiment_guard.arn
+}
+
+output "failover_metric" {
+  description = "Namespace and name of the custom metric counting Meridian failovers, and the log filter pattern."
+  value = {
+    namespace = "Meridian"
+    name      = aws_cloudwatch_log_metric_filter.failover.metric_transformation[0].name
+    pattern   = aws_cloudwatch_log_metric_filter.failover.pattern
+  }
+}
+
+output "aurora_lag_alarms" {
+  description = "Aurora lag alarms in this region: metric name and threshold (ms)."
+  value       = { for k, a in aws_cloudwatch_metric_alarm.aurora_lag : k => { metric = a.metric_name, threshold = a.threshold } }
+}
+
+output "route53_alarm_names" {
+  description = "Names of the Route 53 health check alarms (us-east-1 only)."
+  value       = [for a in aws_cloudwatch_metric_alarm.route53_health : a.alarm_name]
+}
+
+output "dashboard_name" {
+  description = "Name of the cross-region dashboard, if this instance created it."
+  value       = one(aws_cloudwatch_dashboard.global[*].dashboard_name)
+}
