@@ -8,7 +8,7 @@ locals {
   # For each source bucket, one rule per destination.
   replication_rules = {
     for src in local.keys : src => [
-      for i, dst in setsubtract(local.keys, [src]) : {
+      for i, dst in sort(tolist(setsubtract(local.keys, [src]))) : {
         id          = "to-${var.regions[dst].region}"
         priority    = i + 1
         bucket_arn  = "arn:${local.partition}:s3:::${var.regions[dst].bucket_name}"

@@ -12,6 +12,7 @@ locals {
   }
 }
 
+# Log bucket of the region: ALB access logs and S3 server access logs of the data bucket.
 resource "aws_s3_bucket" "alb_logs" {
   bucket        = "${local.prefix}-alb-logs-${local.account_id}"
   force_destroy = false
@@ -78,6 +79,21 @@ data "aws_iam_policy_document" "alb_logs" {
     principals {
       type        = "AWS"
       identifiers = [data.aws_elb_service_account.this.arn]
+    }
+  }
+
+  statement {
+    sid       = "S3ServerAccessLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.alb_logs.arn}/s3-access/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 

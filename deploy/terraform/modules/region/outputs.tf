@@ -142,3 +142,8 @@ output "meridian_stop_timeout" {
   description = "ECS stopTimeout of the Meridian container, seconds."
   value       = var.stop_timeout
 }
+
+output "access_log_bucket" {
+  description = "Name of the region's log bucket (ALB access logs; S3 server access logs go under s3-access/)."
+  value       = aws_s3_bucket.alb_logs.bucket
+}

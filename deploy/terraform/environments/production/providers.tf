@@ -1,0 +1,28 @@
+# One provider per region. us-east-1 also hosts the global pieces (CloudFront, Route 53, IAM).
+
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = local.default_tags
+  }
+}
+
+provider "aws" {
+  alias  = "eu_west_1"
+  region = "eu-west-1"
+
+  default_tags {
+    tags = local.default_tags
+  }
+}
+
+provider "aws" {
+  alias  = "ap_southeast_1"
+  region = "ap-southeast-1"
+
+  default_tags {
+    tags = local.default_tags
+  }
+}

@@ -1,0 +1,41 @@
+variable "domain" {
+  description = "DNS domain of the public Route 53 hosted zone (for example \"example.com\")."
+  type        = string
+}
+
+variable "zone_id" {
+  description = "ID of the public Route 53 hosted zone for var.domain."
+  type        = string
+}
+
+variable "regional_certificate_arns" {
+  description = "ACM certificate ARN per region (keyed by region name) for the ALBs; each must cover ingress.<region>.<domain> and origin.<domain>."
+  type        = map(string)
+}
+
+variable "cloudfront_certificate_arn" {
+  description = "ACM certificate ARN in us-east-1 for the public hostname on CloudFront."
+  type        = string
+}
+
+variable "meridian_image_tag" {
+  description = "Immutable tag of the Meridian image in ECR (the deploy workflow sets it to the commit SHA)."
+  type        = string
+}
+
+variable "app_image_tag" {
+  description = "Immutable tag of the application image in ECR."
+  type        = string
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses that receive every region's alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "github_repository" {
+  description = "GitHub repository (owner/name) allowed to deploy through OIDC; empty for no CI role."
+  type        = string
+  default     = ""
+}
