@@ -1,0 +1,94 @@
+//! The Prometheus recorder (installed once per process) and the description of every metric.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+/// Latency buckets in seconds: fine at the low end where a proxy lives, up to the deadline.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Installs the global recorder on first call; later calls return the same handle.
+pub fn recorder() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+                .expect("bucket list is not empty")
+                .install_recorder()
+                .expect("no other metrics recorder is installed in this process");
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "meridian_requests_total",
+        "Client requests by route, serving region and status."
+    );
+    describe_histogram!(
+        "meridian_request_duration_seconds",
+        "Client request latency to response headers, by route and region."
+    );
+    describe_counter!(
+        "meridian_upstream_attempts_total",
+        "Attempts sent to origins, by region and outcome."
+    );
+    describe_counter!(
+        "meridian_failovers_total",
+        "Requests sent on to another region, by from, to and reason (a failure kind or hedge)."
+    );
+    describe_counter!(
+        "meridian_cross_region_bytes_total",
+        "Body bytes sent to or received from a sibling region (inter-region transfer is billed)."
+    );
+    describe_counter!(
+        "meridian_hedges_total",
+        "Hedged attempts started because the first was slow."
+    );
+    describe_counter!(
+        "meridian_hedges_won_total",
+        "Requests where a later attempt answered before an earlier one."
+    );
+    describe_counter!(
+        "meridian_retry_budget_exhausted_total",
+        "Retries or hedges refused because the retry budget was spent."
+    );
+    describe_counter!(
+        "meridian_fail_open_total",
+        "Requests planned while every allowed region looked down (all tried anyway)."
+    );
+    describe_counter!(
+        "meridian_rejected_total",
+        "Requests or connections refused by limits, by reason."
+    );
+    describe_counter!(
+        "meridian_endpoint_ejections_total",
+        "Outlier ejections per endpoint."
+    );
+    describe_gauge!(
+        "meridian_endpoint_up",
+        "Active health verdict per endpoint (1 up, 0 down)."
+    );
+    describe_histogram!(
+        "meridian_probe_duration_seconds",
+        "Health probe round-trip time per endpoint."
+    );
+    describe_gauge!(
+        "meridian_health_probe_tasks",
+        "Probe tasks running (equals the endpoint count)."
+    );
+    describe_gauge!("meridian_connections", "Client connections open.");
+    describe_counter!(
+        "meridian_config_reloads_total",
+        "Config reload attempts by result."
+    );
+    describe_counter!(
+        "meridian_dns_resolutions_total",
+        "DNS re-resolutions of endpoint names, by result."
+    );
+}

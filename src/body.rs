@@ -1,0 +1,71 @@
+//! The response body sent to clients: an origin's body streamed through, or a small local one.
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Response body type of every Meridian response.
+pub enum ProxyBody {
+    /// Streamed from an origin. `bytes` counts what crossed regions (None = local origin).
+    Upstream {
+        /// The origin's body.
+        inner: Incoming,
+        /// Counter for cross-region bytes, when this response came from a sibling region.
+        bytes: Option<metrics::Counter>,
+    },
+    /// Generated here (errors, readiness, admin).
+    Local(Option<Bytes>),
+}
+
+impl ProxyBody {
+    /// A local body from anything that becomes bytes.
+    pub fn local(bytes: impl Into<Bytes>) -> Self {
+        ProxyBody::Local(Some(bytes.into()))
+    }
+
+    /// An empty body.
+    pub fn empty() -> Self {
+        ProxyBody::Local(None)
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            ProxyBody::Upstream { inner, bytes } => {
+                let polled = Pin::new(inner).poll_frame(cx);
+                if let (Poll::Ready(Some(Ok(frame))), Some(counter)) = (&polled, bytes)
+                    && let Some(data) = frame.data_ref()
+                {
+                    counter.increment(data.len() as u64);
+                }
+                polled
+            }
+            ProxyBody::Local(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ProxyBody::Upstream { inner, .. } => inner.is_end_stream(),
+            ProxyBody::Local(bytes) => bytes.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ProxyBody::Upstream { inner, .. } => inner.size_hint(),
+            ProxyBody::Local(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+        }
+    }
+}

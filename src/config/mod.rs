@@ -1,0 +1,27 @@
+//! The configuration file: serde types as written, and the validated runtime snapshot built from them.
+//!
+//! Flow: TOML text -> [`ConfigFile`] (serde, unknown keys rejected) -> [`validate`] -> [`Settings`],
+//! an immutable value the proxy reads through one `ArcSwap` load per request.
+
+mod file;
+mod validate;
+
+pub use file::{
+    ConfigFile, HealthFile, LimitsFile, LogFile, OutlierFile, RegionFile, RetryFile, RouteFile,
+    ServerFile, ShutdownFile, TimeoutsFile,
+};
+pub use validate::{
+    ConfigError, EndpointSpec, HealthSettings, Limits, OutlierSettings, Protocol, RegionSpec,
+    RetrySettings, RouteSpec, Scheme, Settings, ShutdownSettings, Timeouts, parse_and_validate,
+};
+
+use std::path::Path;
+
+/// Reads, parses and validates a config file; errors name `file:line:column`.
+pub fn load_file(path: &Path) -> Result<Settings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io {
+        origin: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    parse_and_validate(&path.display().to_string(), &text)
+}

@@ -1,0 +1,149 @@
+//! Active health checking: one probe task per endpoint address, kept in step with the topology.
+//!
+//! The supervisor owns a `JoinSet`; on every topology change it starts probes for new endpoints
+//! (which probe at once) and aborts those of endpoints that are gone, so the task count always
+//! equals the endpoint count. Endpoints that survive a reload keep their task and their state.
+
+use super::{ProbeOutcome, Transition};
+use crate::runtime::Runtime;
+use crate::upstream::{Endpoint, ReplayBody};
+use http::{HeaderValue, Request, Uri, header};
+use http_body_util::BodyExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::{AbortHandle, JoinSet};
+
+/// Largest probe response body read (and discarded) so the pooled connection can be reused.
+const MAX_PROBE_BODY: usize = 64 * 1024;
+
+/// Supervises probe tasks for every endpoint of the current topology.
+pub struct HealthChecker {
+    /// Shared state: topology to watch, shutdown to honour.
+    runtime: Arc<Runtime>,
+}
+
+impl HealthChecker {
+    /// A checker for this runtime; call `run` in a task.
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        Self { runtime }
+    }
+
+    /// Runs until shutdown, resyncing probe tasks on every topology change.
+    pub async fn run(self) {
+        let mut topology = self.runtime.watch_topology();
+        let mut tasks = JoinSet::new();
+        let mut probes: HashMap<usize, (Arc<Endpoint>, AbortHandle)> = HashMap::new();
+        loop {
+            let endpoints = self.runtime.snapshot().all_endpoints();
+            let current: HashMap<usize, Arc<Endpoint>> = endpoints
+                .into_iter()
+                .map(|e| (Arc::as_ptr(&e) as usize, e))
+                .collect();
+            probes.retain(|key, (_, handle)| {
+                let keep = current.contains_key(key);
+                if !keep {
+                    handle.abort();
+                }
+                keep
+            });
+            for (key, endpoint) in current {
+                probes.entry(key).or_insert_with(|| {
+                    let handle = tasks.spawn(probe_loop(self.runtime.clone(), endpoint.clone()));
+                    (endpoint, handle)
+                });
+            }
+            metrics::gauge!("meridian_health_probe_tasks").set(probes.len() as f64);
+            tokio::select! {
+                changed = topology.changed() => if changed.is_err() { break },
+                () = self.runtime.shutdown.cancelled() => break,
+                // Reap finished (aborted) tasks so the set does not grow.
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        tasks.shutdown().await;
+    }
+}
+
+/// Probes one endpoint forever (until aborted): at once, then every interval with jitter.
+async fn probe_loop(runtime: Arc<Runtime>, endpoint: Arc<Endpoint>) {
+    loop {
+        let snapshot = runtime.snapshot();
+        let Some(region) = snapshot
+            .regions
+            .iter()
+            .find(|r| r.name() == endpoint.region)
+        else {
+            return;
+        };
+        let health = &snapshot.settings.health;
+        let started = Instant::now();
+        let outcome = probe_once(region, &endpoint, health.timeout, health.expect_status).await;
+        let rtt = started.elapsed();
+        let labels = [
+            ("region", endpoint.region.clone()),
+            ("endpoint", endpoint.label.clone()),
+        ];
+        metrics::histogram!("meridian_probe_duration_seconds", &labels).record(rtt.as_secs_f64());
+        match endpoint
+            .health
+            .record_probe(outcome, rtt, health.rise, health.fall)
+        {
+            Some(Transition::Up) => {
+                tracing::info!(endpoint = %endpoint.label, region = %endpoint.region, "endpoint up")
+            }
+            Some(Transition::Down) => {
+                tracing::warn!(endpoint = %endpoint.label, region = %endpoint.region, "endpoint down")
+            }
+            None => {}
+        }
+        let up = if endpoint.health.is_up() { 1.0 } else { 0.0 };
+        metrics::gauge!("meridian_endpoint_up", &labels).set(up);
+        // jitter is validated to 0.0..=0.5, so the factor stays within 0.5..=1.5.
+        let factor = 1.0 + health.jitter * (fastrand::f64() * 2.0 - 1.0);
+        let wait = health
+            .interval
+            .mul_f64(factor)
+            .max(Duration::from_millis(1));
+        drop(snapshot);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn probe_once(
+    region: &crate::upstream::Region,
+    endpoint: &Endpoint,
+    timeout: Duration,
+    (lo, hi): (u16, u16),
+) -> ProbeOutcome {
+    let Ok(uri) = Uri::builder()
+        .scheme(endpoint.scheme())
+        .authority(endpoint.authority())
+        .path_and_query(region.spec.health_path.as_str())
+        .build()
+    else {
+        return ProbeOutcome::Unhealthy;
+    };
+    let mut req = Request::new(ReplayBody::empty());
+    *req.uri_mut() = uri;
+    if let Ok(host) = HeaderValue::from_str(&endpoint.spec.host) {
+        req.headers_mut().insert(header::HOST, host);
+    }
+    req.headers_mut().insert(
+        header::USER_AGENT,
+        HeaderValue::from_static("meridian-health-check"),
+    );
+    let exchange = async {
+        let resp = region.client.request(req).await.ok()?;
+        let status = resp.status().as_u16();
+        // Drain a bounded body so the connection returns to the pool.
+        let _ = http_body_util::Limited::new(resp.into_body(), MAX_PROBE_BODY)
+            .collect()
+            .await;
+        Some(status)
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Some(status)) if (lo..=hi).contains(&status) => ProbeOutcome::Healthy,
+        _ => ProbeOutcome::Unhealthy,
+    }
+}

@@ -1,0 +1,34 @@
+//! Meridian: a region-failover reverse proxy for multi-region active-active services.
+//!
+//! # Layout
+//! - [`config`]: the TOML file's types, validation with `file:line:column` errors, the settings.
+//! - [`runtime`]: the live snapshot (settings + regions) behind one `ArcSwap`, shared state.
+//! - [`server`]: starts listeners, admin and health checker; the SIGTERM drain timeline.
+//! - [`listener`]: accept loop, connection limit, HTTP/1.1 + HTTP/2 server settings.
+//! - [`proxy`]: the request path: route, plan regions, attempt, fail over, hedge, respond.
+//! - [`routing`]: request -> route -> ordered candidate regions (the failover plan).
+//! - [`upstream`]: per-region pooled clients, endpoint addresses, replayable request bodies.
+//! - [`health`]: endpoint health atomics (write side: checker and passive outlier detection).
+//! - [`admin`]: /metrics, /healthz, /readyz, /status on the loopback admin listener.
+//! - [`error`]: error kinds and the one place they become HTTP responses.
+//! - [`body`]: the response body type sent to clients.
+//! - [`tls`]: rustls configuration.
+//! - [`origin`]: a small origin server with failure modes, for the demo, benches and tests.
+//! - [`demo`]: `meridian demo`, three regions on loopback.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod body;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod health;
+pub mod listener;
+pub mod origin;
+pub mod proxy;
+pub mod routing;
+pub mod runtime;
+pub mod server;
+pub mod tls;
+pub mod upstream;

@@ -1,0 +1,163 @@
+//! Command line and logging; everything else is in the library.
+#![forbid(unsafe_code)]
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use meridian::config;
+use meridian::server::Server;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Meridian: region-failover reverse proxy.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format: text or json (overrides the config file's [log] format).
+    #[arg(long, global = true, env = "MERIDIAN_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy.
+    Run {
+        /// Config file path.
+        #[arg(long, env = "MERIDIAN_CONFIG")]
+        config: PathBuf,
+    },
+    /// Validate a config file and exit (non-zero with file:line:column on error).
+    Check {
+        /// Config file path.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Three regions on loopback with Meridian in front: try failover by hand.
+    Demo {
+        /// Where the us-east-1 Meridian listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Its admin listener.
+        #[arg(long, default_value = "127.0.0.1:9901")]
+        admin: SocketAddr,
+        /// Where the demo's failure switch listens.
+        #[arg(long, default_value = "127.0.0.1:9900")]
+        control: SocketAddr,
+    },
+    /// A small origin server that answers with a region name (benchmark and drill backend).
+    Origin {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: SocketAddr,
+        /// Region name to answer with.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
+}
+
+fn init_logging(json: bool, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => match config::load_file(&config) {
+            Ok(settings) => {
+                println!(
+                    "{}: ok (version {}, {} regions, {} routes, local region {})",
+                    config.display(),
+                    settings.version,
+                    settings.regions.len(),
+                    settings.routes.len(),
+                    settings.local().name
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        command => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build();
+            let result = runtime
+                .context("cannot start the async runtime")
+                .and_then(|rt| rt.block_on(async_main(command, cli.log_format)));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("meridian: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn async_main(command: Command, log_format: Option<String>) -> anyhow::Result<()> {
+    let json_override = log_format.as_deref().map(|f| f == "json");
+    match command {
+        Command::Run { config } => {
+            let settings = config::load_file(&config)?;
+            init_logging(
+                json_override.unwrap_or(settings.log_json),
+                &settings.log_level,
+            );
+            let server = Server::start(settings).await?;
+            wait_for_sigterm_then_drain(server).await
+        }
+        Command::Demo {
+            listen,
+            admin,
+            control,
+        } => {
+            init_logging(json_override.unwrap_or(false), "info");
+            meridian::demo::run(listen, admin, control).await
+        }
+        Command::Origin { listen, region } => {
+            init_logging(json_override.unwrap_or(false), "warn");
+            let origin = meridian::origin::Origin::start(&region, listen).await?;
+            eprintln!("origin {region} on http://{}", origin.addr());
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+        Command::Check { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+/// SIGTERM or Ctrl-C starts the drain; a second one forces the exit.
+async fn wait_for_sigterm_then_drain(server: Server) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        r = tokio::signal::ctrl_c() => r?,
+    }
+    tracing::info!("shutdown signal: draining");
+    let force = server.force_token();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::warn!("second signal: exiting now");
+        force.cancel();
+    });
+    server.drain_and_stop().await;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! One attempt against one endpoint, and the classification of how it failed.
+//!
+//! Retryability is decided here, where the failure is seen: a connect failure means nothing was
+//! sent; anything later means the origin may have acted on the request.
+
+use super::RequestCtx;
+use super::forward_mark::FORWARD_MARK;
+use crate::error::ErrorKind;
+use crate::runtime::Snapshot;
+use crate::upstream::{Endpoint, Region};
+use http::{HeaderName, Request, Response, Uri};
+use hyper::body::Incoming;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// How an attempt failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// TCP/TLS connect failed or timed out: nothing reached the origin.
+    Connect,
+    /// No response headers within the per-try timeout.
+    Timeout,
+    /// The connection failed after the request was (possibly) sent.
+    Reset,
+    /// The origin answered with a status from `retry.statuses`; kept in case it is the last word.
+    Status(Response<Incoming>),
+}
+
+impl Failure {
+    /// Could the origin have seen (and acted on) the request?
+    pub fn may_have_reached_origin(&self) -> bool {
+        !matches!(self, Failure::Connect)
+    }
+
+    /// The error kind a client sees if this is the final failure (Status is passed through).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Failure::Connect => ErrorKind::ConnectFailed,
+            Failure::Timeout => ErrorKind::UpstreamTimeout,
+            Failure::Reset | Failure::Status(_) => ErrorKind::UpstreamReset,
+        }
+    }
+
+    /// Label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Failure::Connect => "connect_error",
+            Failure::Timeout => "timeout",
+            Failure::Reset => "reset",
+            Failure::Status(_) => "retryable_status",
+        }
+    }
+}
+
+/// The result of one attempt, with what it was sent to.
+pub struct AttemptOutcome {
+    /// Region index.
+    pub region: usize,
+    /// The endpoint used.
+    pub endpoint: Arc<Endpoint>,
+    /// When it was sent.
+    pub started: Instant,
+    /// Response, or why not.
+    pub result: Result<Response<Incoming>, Failure>,
+}
+
+/// Sends the request once to `endpoint` in `region` and classifies the result.
+pub async fn attempt(
+    ctx: &RequestCtx,
+    snapshot: &Snapshot,
+    region: &Region,
+    endpoint: Arc<Endpoint>,
+) -> AttemptOutcome {
+    let settings = &snapshot.settings;
+    let cross_region = region.index != settings.local_region;
+    let req = upstream_request(ctx, snapshot, &endpoint, cross_region);
+    let in_flight = endpoint.health.track();
+    let started = Instant::now();
+    let budget = settings
+        .timeouts
+        .per_try
+        .min(ctx.deadline.saturating_duration_since(started));
+    let region_label = region.name().to_string();
+    let result = match tokio::time::timeout(budget, region.client.request(req)).await {
+        Err(_) => {
+            if endpoint.health.mark_suspect() {
+                tracing::warn!(endpoint = %endpoint.label, region = %region_label,
+                    "per-try timeout: endpoint suspect until its next good probe");
+            }
+            Err(Failure::Timeout)
+        }
+        Ok(Err(e)) if e.is_connect() => Err(Failure::Connect),
+        Ok(Err(e)) => {
+            tracing::debug!(endpoint = %endpoint.label, error = %e, "upstream error after send");
+            Err(Failure::Reset)
+        }
+        Ok(Ok(resp)) if settings.retry.statuses.contains(&resp.status().as_u16()) => {
+            Err(Failure::Status(resp))
+        }
+        Ok(Ok(resp)) => Ok(resp),
+    };
+    let outcome = match &result {
+        Ok(resp) => {
+            if resp.status().is_server_error() {
+                record_failure(snapshot, &endpoint);
+            } else {
+                endpoint.health.record_success(started.elapsed());
+            }
+            "ok"
+        }
+        Err(f) => {
+            if !matches!(f, Failure::Status(r) if !r.status().is_server_error()) {
+                record_failure(snapshot, &endpoint);
+            }
+            f.label()
+        }
+    };
+    drop(in_flight);
+    metrics::counter!("meridian_upstream_attempts_total", "region" => region_label, "outcome" => outcome)
+        .increment(1);
+    AttemptOutcome {
+        region: region.index,
+        endpoint,
+        started,
+        result,
+    }
+}
+
+/// Counts a passive failure; ejects when the streak crosses the threshold and the cap allows.
+pub fn record_failure(snapshot: &Snapshot, endpoint: &Endpoint) {
+    let outlier = &snapshot.settings.outlier;
+    let all = snapshot.all_endpoints();
+    let ejected = all.iter().filter(|e| e.health.is_ejected()).count();
+    let may_eject = (ejected + 1) * 100 <= outlier.max_ejected_percent as usize * all.len();
+    if let Some(length) = endpoint.health.record_failure(outlier, may_eject) {
+        tracing::warn!(endpoint = %endpoint.label, region = %endpoint.region,
+            seconds = length.as_secs_f64(), "endpoint ejected by outlier detection");
+        metrics::counter!("meridian_endpoint_ejections_total",
+            "region" => endpoint.region.clone(), "endpoint" => endpoint.label.clone())
+        .increment(1);
+    }
+}
+
+fn upstream_request(
+    ctx: &RequestCtx,
+    snapshot: &Snapshot,
+    endpoint: &Endpoint,
+    cross_region: bool,
+) -> Request<crate::upstream::ReplayBody> {
+    let uri = Uri::builder()
+        .scheme(endpoint.scheme())
+        .authority(endpoint.authority())
+        .path_and_query(ctx.path_and_query.clone())
+        .build()
+        .expect("scheme, socket address and a parsed path make a valid URI");
+    let mut req = Request::new(ctx.body.attempt());
+    *req.method_mut() = ctx.method.clone();
+    *req.uri_mut() = uri;
+    *req.headers_mut() = ctx.headers.clone();
+    if cross_region {
+        let local = snapshot.local().name();
+        let mark = snapshot.forward_key.sign(local, ctx.request_id_str());
+        req.headers_mut()
+            .insert(HeaderName::from_static(FORWARD_MARK), mark);
+    }
+    req
+}

@@ -1,0 +1,329 @@
+//! The request path: admit, route, plan regions, attempt and fail over, respond.
+//!
+//! One [`Proxy`] per listener; `handle` is called once per request with the connection's peer.
+//! It loads the current snapshot once and uses it for the whole request, so a reload never
+//! changes the rules under a request in flight.
+
+mod attempt;
+pub mod budget;
+mod failover;
+pub mod forward_mark;
+pub mod headers;
+mod upgrade;
+
+use crate::body::ProxyBody;
+use crate::error::ErrorKind;
+use crate::routing;
+use crate::runtime::{Runtime, Snapshot};
+use crate::upstream::ReplayBody;
+use forward_mark::FORWARD_MARK;
+use headers::{ATTEMPTS, IDEMPOTENCY_KEY, REQUEST_ID, SERVED_BY};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+/// Everything one request's attempts share.
+pub struct RequestCtx {
+    /// Request method.
+    pub method: Method,
+    /// Path and query, as received.
+    pub path_and_query: PathAndQuery,
+    /// Headers after hop-by-hop removal and X-Forwarded-* (sent on every attempt).
+    pub headers: HeaderMap,
+    /// The request id (client's or ours).
+    pub request_id: HeaderValue,
+    /// Method is idempotent (RFC 9110 9.2.2).
+    pub idempotent: bool,
+    /// Client sent an Idempotency-Key: the origin deduplicates, so a replay is safe.
+    pub has_idempotency_key: bool,
+    /// The body, with its replay buffer.
+    pub body: ReplayBody,
+    /// Overall deadline for all attempts.
+    pub deadline: Instant,
+}
+
+impl RequestCtx {
+    /// May a request that possibly reached an origin be sent again?
+    pub fn safe_to_replay(&self) -> bool {
+        self.idempotent || self.has_idempotency_key
+    }
+
+    /// The request id as text.
+    pub fn request_id_str(&self) -> &str {
+        self.request_id.to_str().unwrap_or("")
+    }
+}
+
+/// The proxy service for one listener.
+#[derive(Clone)]
+pub struct Proxy {
+    /// Shared process state.
+    runtime: Arc<Runtime>,
+    /// The listener terminates TLS (sets X-Forwarded-Proto when absent).
+    tls: bool,
+}
+
+/// Decrements the in-flight count on drop.
+struct InFlight<'a>(&'a Runtime);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+// === impl Proxy ===
+
+impl Proxy {
+    /// A proxy over the given runtime.
+    pub fn new(runtime: Arc<Runtime>, tls: bool) -> Self {
+        Self { runtime, tls }
+    }
+
+    /// Handles one request from `peer`. Never panics on input; every failure is a response.
+    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let snapshot = self.runtime.snapshot();
+        let request_id = headers::request_id(req.headers());
+        let settings = &snapshot.settings;
+
+        if req.uri().path() == settings.readiness_path
+            && matches!(*req.method(), Method::GET | Method::HEAD)
+        {
+            return readiness_response(self.runtime.is_ready());
+        }
+
+        let (host, route) = match route_of(&snapshot, &req) {
+            Ok(found) => found,
+            Err(kind) => {
+                count_request("none", "none", kind.status());
+                return kind.into_response(&request_id);
+            }
+        };
+        let route_name = route.name.clone();
+
+        let in_flight = self.runtime.in_flight.fetch_add(1, Relaxed) + 1;
+        let _guard = InFlight(&self.runtime);
+        if in_flight > settings.limits.max_in_flight {
+            metrics::counter!("meridian_rejected_total", "reason" => "max_in_flight").increment(1);
+            return ErrorKind::Overloaded.into_response(&request_id);
+        }
+        self.runtime.budget.record_request();
+
+        let result = self
+            .proxy(
+                req,
+                peer,
+                &snapshot,
+                route,
+                host,
+                request_id.clone(),
+                started,
+            )
+            .await;
+        let mut resp = match result {
+            Ok(resp) => resp,
+            Err(kind) => {
+                count_request(&route_name, "none", kind.status());
+                return kind.into_response(&request_id);
+            }
+        };
+        resp.headers_mut().insert(REQUEST_ID, request_id);
+        let region = resp
+            .headers()
+            .get(&SERVED_BY)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_string();
+        count_request(&route_name, &region, resp.status());
+        metrics::histogram!("meridian_request_duration_seconds", "route" => route_name, "region" => region)
+            .record(started.elapsed().as_secs_f64());
+        resp
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn proxy(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        snapshot: &Arc<Snapshot>,
+        route: &crate::config::RouteSpec,
+        host: String,
+        request_id: HeaderValue,
+        started: Instant,
+    ) -> Result<Response<ProxyBody>, ErrorKind> {
+        let settings = &snapshot.settings;
+        let content_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if let (Some(max), Some(len)) = (settings.limits.max_body_bytes, content_length)
+            && len > max
+        {
+            return Err(ErrorKind::BodyTooLarge);
+        }
+
+        // A valid mark means a sibling Meridian forwarded this: serve it here, never send it on.
+        let forwarded_from = req.headers().get(FORWARD_MARK).and_then(|v| {
+            snapshot
+                .forward_key
+                .verify(v, request_id.to_str().unwrap_or(""))
+        });
+        let plan = routing::plan(snapshot, route, forwarded_from.is_some());
+        if plan.fail_open {
+            metrics::counter!("meridian_fail_open_total").increment(1);
+        }
+
+        let upgrade = headers::is_upgrade(req.headers());
+        let (mut parts, body) = req.into_parts();
+        let client_upgrade = if upgrade {
+            parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
+        } else {
+            None
+        };
+        let mut hdrs = std::mem::take(&mut parts.headers);
+        hdrs.remove(FORWARD_MARK);
+        headers::strip_hop_by_hop(&mut hdrs, upgrade);
+        headers::set_forwarded(&mut hdrs, peer.ip(), self.tls, &host);
+        hdrs.insert(REQUEST_ID, request_id.clone());
+        if !hdrs.contains_key(header::HOST)
+            && let Some(authority) = parts.uri.authority()
+            && let Ok(v) = HeaderValue::from_str(authority.as_str())
+        {
+            // HTTP/2 clients send :authority instead of Host; HTTP/1 origins need Host.
+            hdrs.insert(header::HOST, v);
+        }
+        let has_idempotency_key = hdrs.contains_key(&IDEMPOTENCY_KEY);
+
+        let body = ReplayBody::new(
+            body,
+            settings.retry.replay_buffer,
+            settings.limits.max_body_bytes,
+        );
+        let deadline = started + settings.timeouts.request;
+        if content_length.is_some_and(|len| len > 0 && len <= settings.retry.replay_buffer as u64) {
+            // Small bodies are read whole first, so they can be retried and hedged.
+            match tokio::time::timeout_at(deadline.into(), body.fill()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(crate::upstream::BodyError::TooLarge)) => {
+                    return Err(ErrorKind::BodyTooLarge);
+                }
+                Ok(Err(_)) => return Err(ErrorKind::ClientBody),
+                Err(_) => return Err(ErrorKind::DeadlineExceeded),
+            }
+        }
+
+        let ctx = RequestCtx {
+            method: parts.method.clone(),
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+            headers: hdrs,
+            request_id,
+            idempotent: is_idempotent(&parts.method) && !upgrade,
+            has_idempotency_key,
+            body,
+            deadline,
+        };
+
+        let served = failover::execute(&ctx, &self.runtime, snapshot, &plan).await?;
+        let region = &snapshot.regions[served.region];
+        let (mut resp_parts, resp_body) = served.response.into_parts();
+
+        if let Some(client_upgrade) = client_upgrade
+            && resp_parts.status == StatusCode::SWITCHING_PROTOCOLS
+        {
+            let upstream = Response::from_parts(resp_parts.clone(), resp_body);
+            upgrade::spawn_tunnel(client_upgrade, upstream, self.runtime.shutdown.clone());
+            headers::strip_hop_by_hop(&mut resp_parts.headers, true);
+            set_meridian_headers(&mut resp_parts.headers, region.name(), served.attempts);
+            return Ok(Response::from_parts(resp_parts, ProxyBody::empty()));
+        }
+
+        headers::strip_hop_by_hop(&mut resp_parts.headers, false);
+        set_meridian_headers(&mut resp_parts.headers, region.name(), served.attempts);
+        let cross_region = served.region != settings.local_region;
+        let bytes = cross_region.then(|| {
+            metrics::counter!("meridian_cross_region_bytes_total",
+                "from" => settings.local().name.clone(), "to" => region.name().to_string(),
+                "direction" => "response")
+        });
+        Ok(Response::from_parts(
+            resp_parts,
+            ProxyBody::Upstream {
+                inner: resp_body,
+                bytes,
+            },
+        ))
+    }
+}
+
+/// Resolves the request's host and route. Absolute-form URIs must agree with Host.
+fn route_of<'a>(
+    snapshot: &'a Snapshot,
+    req: &Request<Incoming>,
+) -> Result<(String, &'a crate::config::RouteSpec), ErrorKind> {
+    let header_host = req
+        .headers()
+        .get(header::HOST)
+        .map(|v| v.to_str().map_err(|_| ErrorKind::BadRequest))
+        .transpose()?;
+    let uri_host = req.uri().authority().map(|a| a.as_str());
+    let authority = match (uri_host, header_host) {
+        (Some(u), Some(h))
+            if !u.eq_ignore_ascii_case(h) && req.version() < http::Version::HTTP_2 =>
+        {
+            return Err(ErrorKind::BadRequest);
+        }
+        (Some(u), _) => u,
+        (None, Some(h)) => h,
+        (None, None) => return Err(ErrorKind::BadRequest),
+    };
+    let authority: http::uri::Authority = authority.parse().map_err(|_| ErrorKind::BadRequest)?;
+    let host = authority.host().to_ascii_lowercase();
+    let route = routing::match_route(&snapshot.settings, &host, req.uri().path())
+        .ok_or(ErrorKind::NoRoute)?;
+    Ok((authority.as_str().to_string(), route))
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+fn set_meridian_headers(h: &mut HeaderMap, region: &str, attempts: u32) {
+    if let Ok(v) = HeaderValue::from_str(region) {
+        h.insert(SERVED_BY, v);
+    }
+    h.insert(ATTEMPTS, HeaderValue::from(attempts));
+}
+
+fn count_request(route: &str, region: &str, status: StatusCode) {
+    metrics::counter!("meridian_requests_total",
+        "route" => route.to_string(), "region" => region.to_string(),
+        "status" => status.as_str().to_string())
+    .increment(1);
+}
+
+/// 200 "ready" or 503 "not ready"; used on the main listener and on admin.
+pub fn readiness_response(ready: bool) -> Response<ProxyBody> {
+    let (status, text) = if ready {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    };
+    let mut resp = Response::new(ProxyBody::local(text));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

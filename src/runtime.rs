@@ -1,0 +1,187 @@
+//! The live state of one Meridian process: the current [`Snapshot`] behind one `ArcSwap`,
+//! and the process-wide pieces that outlive reloads (retry budget, counters, shutdown).
+//!
+//! Writers (reload, DNS discovery) build a whole new snapshot and store it once; the request
+//! path does one lock-free load and keeps that `Arc` for the life of the request.
+
+use crate::config::Settings;
+use crate::proxy::budget::RetryBudget;
+use crate::proxy::forward_mark::ForwardKey;
+use crate::tls::UpstreamTls;
+use crate::upstream::{Endpoint, Region};
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::time::SystemTime;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// Why a snapshot could not be built from valid settings.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Neither `forward_secret` nor its environment variable is set.
+    #[error(
+        "no forwarding secret: set the environment variable {0} (or server.forward_secret for tests)"
+    )]
+    NoForwardSecret(String),
+}
+
+/// One immutable view of config + topology.
+pub struct Snapshot {
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// Regions in config order (index = position in `settings.regions`).
+    pub regions: Vec<Arc<Region>>,
+    /// Key for the cross-region forwarding mark.
+    pub forward_key: ForwardKey,
+    /// When this snapshot was stored.
+    pub loaded_at: SystemTime,
+}
+
+impl Snapshot {
+    /// Builds a snapshot, reusing regions, clients and endpoint health from `previous` where the
+    /// config of a region is unchanged, and endpoint health where an endpoint survives.
+    pub async fn build(
+        settings: Settings,
+        previous: Option<&Snapshot>,
+        tls: &UpstreamTls,
+    ) -> Result<Self, BuildError> {
+        let secret = settings
+            .forward_secret
+            .clone()
+            .or_else(|| std::env::var(&settings.forward_secret_env).ok())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| BuildError::NoForwardSecret(settings.forward_secret_env.clone()))?;
+        let mut regions = Vec::with_capacity(settings.regions.len());
+        for (index, spec) in settings.regions.iter().enumerate() {
+            let old = previous.and_then(|p| p.regions.iter().find(|r| r.name() == spec.name));
+            if let Some(old) = old {
+                let same_client = previous.is_some_and(|p| {
+                    p.settings.timeouts.connect == settings.timeouts.connect
+                        && old.spec.protocol == spec.protocol
+                });
+                if same_client
+                    && old.index == index
+                    && old.spec.endpoints == spec.endpoints
+                    && old.spec.health_path == spec.health_path
+                    && old.spec.weight == spec.weight
+                {
+                    regions.push(old.clone());
+                    continue;
+                }
+            }
+            let mut carried: HashMap<_, Vec<Arc<Endpoint>>> = HashMap::new();
+            if let Some(old) = old {
+                for e in old.endpoints().iter() {
+                    carried.entry(e.spec.clone()).or_default().push(e.clone());
+                }
+            }
+            let mut endpoints = Vec::new();
+            for ep in &spec.endpoints {
+                if let Some(kept) = carried.remove(ep) {
+                    endpoints.extend(kept);
+                    continue;
+                }
+                for addr in crate::upstream::dns::resolve_now(ep).await {
+                    endpoints.push(Arc::new(Endpoint::new(&spec.name, ep.clone(), addr)));
+                }
+            }
+            regions.push(Arc::new(Region::new(
+                index,
+                spec.clone(),
+                endpoints,
+                &settings,
+                tls,
+            )));
+        }
+        Ok(Self {
+            settings: Arc::new(settings),
+            regions,
+            forward_key: ForwardKey::new(secret.as_bytes()),
+            loaded_at: SystemTime::now(),
+        })
+    }
+
+    /// The local region.
+    pub fn local(&self) -> &Arc<Region> {
+        &self.regions[self.settings.local_region]
+    }
+
+    /// Every endpoint of every region.
+    pub fn all_endpoints(&self) -> Vec<Arc<Endpoint>> {
+        self.regions
+            .iter()
+            .flat_map(|r| r.endpoints().iter().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+}
+
+/// Process-wide state shared by listeners, the proxy, checkers and admin.
+pub struct Runtime {
+    /// The current snapshot.
+    snapshot: ArcSwap<Snapshot>,
+    /// Bumped on every change of snapshot or endpoint lists, so checkers can resync.
+    topology: watch::Sender<u64>,
+    /// Retries and hedges draw from this; survives reloads so a reload cannot reset it.
+    pub budget: RetryBudget,
+    /// Requests in flight now (limit: `limits.max_in_flight`).
+    pub in_flight: AtomicUsize,
+    /// Connections open now (limit: `limits.max_connections`).
+    pub connections: AtomicUsize,
+    /// SIGTERM received: readiness answers 503.
+    pub draining: AtomicBool,
+    /// Upstream TLS client configs.
+    pub tls: UpstreamTls,
+    /// Cancelled when the process is shutting down; every background task selects on it.
+    pub shutdown: CancellationToken,
+}
+
+impl Runtime {
+    /// Wraps a first snapshot.
+    pub fn new(snapshot: Snapshot, tls: UpstreamTls) -> Arc<Self> {
+        Arc::new(Self {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            topology: watch::Sender::new(0),
+            budget: RetryBudget::new(),
+            in_flight: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
+            draining: AtomicBool::new(false),
+            tls,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The current snapshot (one lock-free load).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Stores a new snapshot and tells the checkers.
+    pub fn store(&self, snapshot: Snapshot) {
+        self.snapshot.store(Arc::new(snapshot));
+        self.topology_changed();
+    }
+
+    /// Signals that endpoint lists changed (DNS) without a new snapshot.
+    pub fn topology_changed(&self) {
+        self.topology.send_modify(|v| *v += 1);
+    }
+
+    /// Subscribe to topology changes.
+    pub fn watch_topology(&self) -> watch::Receiver<u64> {
+        self.topology.subscribe()
+    }
+
+    /// Ready for traffic: not draining, and the local region has a probed, usable endpoint.
+    pub fn is_ready(&self) -> bool {
+        if self.draining.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        let snap = self.snapshot.load();
+        snap.local()
+            .endpoints()
+            .iter()
+            .any(|e| e.health.is_probed() && e.health.is_up())
+    }
+}

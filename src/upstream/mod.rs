@@ -1,0 +1,219 @@
+//! Per-region upstreams: endpoint addresses with their health, one pooled client per region.
+//!
+//! A [`Region`] keeps its endpoint list behind an `ArcSwap` so DNS discovery can replace it
+//! without touching anything else; the request path loads it once per attempt.
+
+mod connector;
+pub mod dns;
+pub mod replay;
+
+pub use connector::{RegionConnector, TlsTarget};
+pub use replay::{BodyError, ReplayBody};
+
+use crate::config::{EndpointSpec, Protocol, RegionSpec, Scheme, Settings};
+use crate::health::EndpointHealth;
+use arc_swap::ArcSwap;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+/// The pooled HTTP client of one region.
+pub type RegionClient = Client<RegionConnector, ReplayBody>;
+
+/// Idle pooled connections are closed before the ALB's 60 s idle timeout can cut them mid-request.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// One resolved address of one configured endpoint, with its health.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// Region name, for labels.
+    pub region: String,
+    /// The configured target this address belongs to.
+    pub spec: EndpointSpec,
+    /// Where we connect.
+    pub addr: SocketAddr,
+    /// Stable label for metrics and status: the spec, plus the address when it came from DNS.
+    pub label: String,
+    /// Health state, shared by the checker and the request path.
+    pub health: EndpointHealth,
+}
+
+impl Endpoint {
+    /// A new endpoint with fresh health.
+    pub fn new(region: &str, spec: EndpointSpec, addr: SocketAddr) -> Self {
+        let label = if spec.host.parse::<IpAddr>().is_ok() {
+            spec.to_string()
+        } else {
+            format!("{spec}@{addr}")
+        };
+        Self {
+            region: region.to_string(),
+            spec,
+            addr,
+            label,
+            health: EndpointHealth::default(),
+        }
+    }
+
+    /// The URI authority the pool keys connections by (the resolved address).
+    pub fn authority(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Scheme string for building upstream URIs.
+    pub fn scheme(&self) -> &'static str {
+        match self.spec.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// One region: its spec, its current endpoints, and its pooled client.
+pub struct Region {
+    /// Position in `Settings::regions`.
+    pub index: usize,
+    /// The validated config of this region.
+    pub spec: RegionSpec,
+    /// Current addresses; replaced whole by DNS discovery.
+    endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
+    /// Pooled client; its connector carries the region's TLS name.
+    pub client: RegionClient,
+    /// Round-robin cursor for tie-breaks and fail-open picks.
+    cursor: AtomicUsize,
+}
+
+impl std::fmt::Debug for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Region")
+            .field("name", &self.spec.name)
+            .finish()
+    }
+}
+
+// === impl Region ===
+
+impl Region {
+    /// Builds a region with the given endpoints and a new client.
+    pub fn new(
+        index: usize,
+        spec: RegionSpec,
+        endpoints: Vec<Arc<Endpoint>>,
+        settings: &Settings,
+        tls: &crate::tls::UpstreamTls,
+    ) -> Self {
+        let client = build_client(&spec, settings, tls);
+        Self {
+            index,
+            spec,
+            endpoints: ArcSwap::from_pointee(endpoints),
+            client,
+            cursor: AtomicUsize::new(0),
+        }
+    }
+
+    /// Region name.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The current endpoint list (one lock-free load).
+    pub fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
+        self.endpoints.load_full()
+    }
+
+    /// Replaces the endpoint list (DNS discovery).
+    pub fn set_endpoints(&self, endpoints: Vec<Arc<Endpoint>>) {
+        self.endpoints.store(Arc::new(endpoints));
+    }
+
+    /// Any endpoint usable?
+    pub fn is_healthy(&self) -> bool {
+        self.endpoints.load().iter().any(|e| e.health.is_usable())
+    }
+
+    /// Lowest smoothed probe RTT among usable endpoints.
+    pub fn probe_latency(&self) -> Option<Duration> {
+        self.endpoints
+            .load()
+            .iter()
+            .filter(|e| e.health.is_usable())
+            .filter_map(|e| e.health.probe_rtt())
+            .min()
+    }
+
+    /// Picks a usable endpoint: the less loaded of two (power of two choices), else None.
+    pub fn pick(&self) -> Option<Arc<Endpoint>> {
+        let list = self.endpoints.load();
+        let n = list.len();
+        let start = self.cursor.fetch_add(1, Relaxed);
+        let mut best: Option<&Arc<Endpoint>> = None;
+        // Walk from the cursor so ties rotate; stop after two usable candidates.
+        let mut seen = 0;
+        for i in 0..n {
+            let e = &list[(start + i) % n];
+            if !e.health.is_usable() {
+                continue;
+            }
+            best = match best {
+                Some(b) if b.health.in_flight() <= e.health.in_flight() => Some(b),
+                _ => Some(e),
+            };
+            seen += 1;
+            if seen == 2 {
+                break;
+            }
+        }
+        best.cloned()
+    }
+
+    /// Any endpoint at all, round robin: used when every region looks down (fail-open).
+    pub fn pick_any(&self) -> Option<Arc<Endpoint>> {
+        let list = self.endpoints.load();
+        if list.is_empty() {
+            return None;
+        }
+        let i = self.cursor.fetch_add(1, Relaxed) % list.len();
+        Some(list[i].clone())
+    }
+}
+
+fn build_client(
+    spec: &RegionSpec,
+    settings: &Settings,
+    tls: &crate::tls::UpstreamTls,
+) -> RegionClient {
+    let https = spec.endpoints.iter().any(|e| e.scheme == Scheme::Https);
+    let tls_target = if https {
+        let host = spec
+            .endpoints
+            .iter()
+            .find(|e| e.scheme == Scheme::Https)
+            .map(|e| e.host.clone())
+            .unwrap_or_default();
+        tls.target(&host, spec.protocol)
+    } else {
+        None
+    };
+    let connector = RegionConnector {
+        connect_timeout: settings.timeouts.connect,
+        tls: tls_target,
+    };
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_max_idle_per_host(1024)
+        .set_host(false);
+    if spec.protocol == Protocol::H2 {
+        builder
+            .http2_only(true)
+            .http2_keep_alive_interval(Duration::from_secs(20))
+            .http2_keep_alive_timeout(Duration::from_secs(10));
+    }
+    builder.build(connector)
+}
