@@ -48,14 +48,7 @@ data "aws_caller_identity" "current" {
 }
 
 # === Meridian's forwarding-mark secret: one value, replicated to every region ===
-# Generated ephemerally and written write-only: it never enters the Terraform state.
-
-ephemeral "aws_secretsmanager_random_password" "forward" {
-  provider = aws.us_east_1
-
-  password_length     = 64
-  exclude_punctuation = true
-}
+# An ephemeral input written write-only: it never enters the Terraform state.
 
 resource "aws_secretsmanager_secret" "forward" {
   provider = aws.us_east_1
@@ -79,8 +72,8 @@ resource "aws_secretsmanager_secret_version" "forward" {
   provider = aws.us_east_1
 
   secret_id                = aws_secretsmanager_secret.forward.id
-  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.forward.random_password
-  secret_string_wo_version = 1
+  secret_string_wo         = var.forward_secret
+  secret_string_wo_version = var.forward_secret_version
 }
 
 locals {
@@ -228,7 +221,9 @@ module "data" {
     aws.secondary_2 = aws.ap_southeast_1
   }
 
-  name = local.name
+  name                    = local.name
+  master_password         = var.aurora_master_password
+  master_password_version = var.aurora_master_password_version
 
   # Named outputs, not whole module objects: the regions take the data endpoints as input, so a
   # reference to a whole region module here would be a dependency cycle.

@@ -39,3 +39,29 @@ variable "github_repository" {
   type        = string
   default     = ""
 }
+
+variable "forward_secret" {
+  description = "Meridian forwarding-mark HMAC secret (for example `openssl rand -hex 32`). Ephemeral: written to Secrets Manager only when forward_secret_version changes."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "forward_secret_version" {
+  description = "Bump together with a new forward_secret to rotate it (every region must restart Meridian: see docs/runbook.md)."
+  type        = number
+  default     = 1
+}
+
+variable "aurora_master_password" {
+  description = "Aurora master password. Ephemeral: written only when aurora_master_password_version changes."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "aurora_master_password_version" {
+  description = "Bump together with a new aurora_master_password to rotate it."
+  type        = number
+  default     = 1
+}

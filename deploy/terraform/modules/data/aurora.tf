@@ -16,15 +16,8 @@ locals {
   pg_family  = "aurora-postgresql${split(".", var.aurora_engine_version)[0]}"
 }
 
-# Master password: generated ephemerally, written to the cluster and to Secrets Manager with
-# write-only arguments, so it is never stored in the Terraform state.
-ephemeral "aws_secretsmanager_random_password" "master" {
-  provider = aws.primary
-
-  password_length     = 40
-  exclude_punctuation = true
-}
-
+# Master password: an ephemeral input written with write-only arguments to the cluster and to
+# Secrets Manager, so it is never stored in the Terraform state or the plan.
 resource "aws_secretsmanager_secret" "master" {
   provider = aws.primary
 
@@ -48,7 +41,7 @@ resource "aws_secretsmanager_secret_version" "master" {
   provider = aws.primary
 
   secret_id                = aws_secretsmanager_secret.master.id
-  secret_string_wo         = jsonencode({ username = "meridian_admin", password = ephemeral.aws_secretsmanager_random_password.master.random_password })
+  secret_string_wo         = jsonencode({ username = "meridian_admin", password = var.master_password })
   secret_string_wo_version = var.master_password_version
 }
 
@@ -130,7 +123,7 @@ resource "aws_rds_cluster" "primary" {
   engine_version                      = aws_rds_global_cluster.this.engine_version
   database_name                       = "meridian"
   master_username                     = "meridian_admin"
-  master_password_wo                  = ephemeral.aws_secretsmanager_random_password.master.random_password
+  master_password_wo                  = var.master_password
   master_password_wo_version          = var.master_password_version
   db_subnet_group_name                = aws_db_subnet_group.primary.name
   db_cluster_parameter_group_name     = aws_rds_cluster_parameter_group.primary.name

@@ -48,7 +48,8 @@ resource "aws_elasticache_subnet_group" "secondary_1" {
   tags       = var.tags
 }
 
-# Engine, version and node type come from the global datastore.
+# Engine, version, node type and encryption settings come from the global datastore
+# (the provider rejects them here); kms_key_id picks this region's key for data at rest.
 resource "aws_elasticache_replication_group" "secondary_1" {
   provider = aws.secondary_1
 
@@ -58,8 +59,6 @@ resource "aws_elasticache_replication_group" "secondary_1" {
   num_cache_clusters          = 2
   automatic_failover_enabled  = true
   multi_az_enabled            = true
-  at_rest_encryption_enabled  = true
-  transit_encryption_enabled  = true
   kms_key_id                  = var.regions["secondary_1"].kms_key_arn
   auto_minor_version_upgrade  = true
   snapshot_retention_limit    = 7
@@ -76,7 +75,8 @@ resource "aws_elasticache_subnet_group" "secondary_2" {
   tags       = var.tags
 }
 
-# Engine, version and node type come from the global datastore.
+# Engine, version, node type and encryption settings come from the global datastore
+# (the provider rejects them here); kms_key_id picks this region's key for data at rest.
 resource "aws_elasticache_replication_group" "secondary_2" {
   provider = aws.secondary_2
 
@@ -86,8 +86,6 @@ resource "aws_elasticache_replication_group" "secondary_2" {
   num_cache_clusters          = 2
   automatic_failover_enabled  = true
   multi_az_enabled            = true
-  at_rest_encryption_enabled  = true
-  transit_encryption_enabled  = true
   kms_key_id                  = var.regions["secondary_2"].kms_key_arn
   auto_minor_version_upgrade  = true
   snapshot_retention_limit    = 7

@@ -46,8 +46,15 @@ variable "aurora_secondary_instances" {
   default     = 1
 }
 
+variable "master_password" {
+  description = "Aurora master password (ephemeral: used only when master_password_version changes, never stored in state)."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
 variable "master_password_version" {
-  description = "Bump to rotate the Aurora master password (write-only: it never enters the state)."
+  description = "Bump together with a new master_password to rotate it."
   type        = number
   default     = 1
 }

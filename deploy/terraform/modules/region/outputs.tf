@@ -28,11 +28,6 @@ output "private_route_table_id" {
   value       = aws_route_table.private.id
 }
 
-output "nat_gateway_count" {
-  description = "Number of NAT gateways in the region: zero by design (VPC endpoints + peering instead)."
-  value       = 0
-}
-
 output "sibling_prefix_list_id" {
   description = "Managed prefix list holding the sibling VPC CIDRs."
   value       = aws_ec2_managed_prefix_list.siblings.id
