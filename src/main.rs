@@ -24,9 +24,12 @@ struct Cli {
 enum Command {
     /// Run the proxy.
     Run {
-        /// Config file path.
+        /// Config file path, or an http(s):// URL polled with ETag (e.g. the AppConfig agent).
         #[arg(long, env = "MERIDIAN_CONFIG")]
-        config: PathBuf,
+        config: String,
+        /// How often a URL config is polled.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        poll_interval: std::time::Duration,
     },
     /// Validate a config file and exit (non-zero with file:line:column on error).
     Check {
@@ -112,13 +115,21 @@ fn main() -> ExitCode {
 async fn async_main(command: Command, log_format: Option<String>) -> anyhow::Result<()> {
     let json_override = log_format.as_deref().map(|f| f == "json");
     match command {
-        Command::Run { config } => {
-            let settings = config::load_file(&config)?;
+        Command::Run {
+            config,
+            poll_interval,
+        } => {
+            let source = config::ConfigSource::parse(&config)?;
+            let tls = meridian::tls::UpstreamTls::system_roots()?;
+            let settings = match source.fetch(None, &tls).await? {
+                config::source::Fetched::Changed(settings, _) => *settings,
+                config::source::Fetched::NotModified => anyhow::bail!("{config}: no config (304)"),
+            };
             init_logging(
                 json_override.unwrap_or(settings.log_json),
                 &settings.log_level,
             );
-            let server = Server::start(settings).await?;
+            let server = Server::start_with_source(settings, Some(source), poll_interval).await?;
             wait_for_sigterm_then_drain(server).await
         }
         Command::Demo {

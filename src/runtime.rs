@@ -4,12 +4,13 @@
 //! Writers (reload, DNS discovery) build a whole new snapshot and store it once; the request
 //! path does one lock-free load and keeps that `Arc` for the life of the request.
 
+use crate::config::ReloadStatus;
 use crate::config::Settings;
 use crate::proxy::budget::RetryBudget;
 use crate::proxy::forward_mark::ForwardKey;
 use crate::tls::UpstreamTls;
 use crate::upstream::{Endpoint, Region};
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -35,6 +36,8 @@ pub struct Snapshot {
     pub regions: Vec<Arc<Region>>,
     /// Key for the cross-region forwarding mark.
     pub forward_key: ForwardKey,
+    /// Bearer token for mutating admin calls; None = not required.
+    pub admin_token: Option<String>,
     /// When this snapshot was stored.
     pub loaded_at: SystemTime,
 }
@@ -95,10 +98,16 @@ impl Snapshot {
                 tls,
             )));
         }
+        let admin_token = settings
+            .admin_token
+            .clone()
+            .or_else(|| std::env::var(&settings.admin_token_env).ok())
+            .filter(|t| !t.is_empty());
         Ok(Self {
             settings: Arc::new(settings),
             regions,
             forward_key: ForwardKey::new(secret.as_bytes()),
+            admin_token,
             loaded_at: SystemTime::now(),
         })
     }
@@ -135,6 +144,8 @@ pub struct Runtime {
     pub tls: UpstreamTls,
     /// Cancelled when the process is shutting down; every background task selects on it.
     pub shutdown: CancellationToken,
+    /// The last config reload attempt, if any.
+    reload_status: ArcSwapOption<ReloadStatus>,
 }
 
 impl Runtime {
@@ -149,6 +160,7 @@ impl Runtime {
             draining: AtomicBool::new(false),
             tls,
             shutdown: CancellationToken::new(),
+            reload_status: ArcSwapOption::empty(),
         })
     }
 
@@ -166,6 +178,16 @@ impl Runtime {
     /// Signals that endpoint lists changed (DNS) without a new snapshot.
     pub fn topology_changed(&self) {
         self.topology.send_modify(|v| *v += 1);
+    }
+
+    /// Records the last reload attempt.
+    pub fn set_reload_status(&self, status: ReloadStatus) {
+        self.reload_status.store(Some(Arc::new(status)));
+    }
+
+    /// The last reload attempt, if any.
+    pub fn reload_status(&self) -> Option<Arc<ReloadStatus>> {
+        self.reload_status.load_full()
     }
 
     /// Subscribe to topology changes.

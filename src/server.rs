@@ -4,7 +4,7 @@
 //! tested is what runs.
 
 use crate::admin::Admin;
-use crate::config::Settings;
+use crate::config::{ConfigSource, ReloadHandle, Reloader, Settings};
 use crate::health::checker::HealthChecker;
 use crate::listener::Listener;
 use crate::runtime::{BuildError, Runtime, Snapshot};
@@ -12,6 +12,7 @@ use crate::tls::{TlsError, UpstreamTls};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -47,13 +48,27 @@ pub struct Server {
     stop_accepting: CancellationToken,
     /// Cancelled to end the grace period early (second SIGTERM).
     force: CancellationToken,
-    /// Listener, admin and checker tasks.
+    /// Listener, admin, checker and reloader tasks.
     tasks: JoinSet<()>,
+    /// Reload trigger, when a source was given.
+    reload: Option<ReloadHandle>,
 }
 
+/// How often a URL config source is polled unless told otherwise.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
+
 impl Server {
-    /// Binds both listeners and starts every task.
+    /// Binds both listeners and starts every task; the config is fixed (no reload source).
     pub async fn start(settings: Settings) -> Result<Self, StartError> {
+        Self::start_with_source(settings, None, DEFAULT_POLL_INTERVAL).await
+    }
+
+    /// Like `start`, with a source to reload from (file watch, SIGHUP, admin, URL poll).
+    pub async fn start_with_source(
+        settings: Settings,
+        source: Option<ConfigSource>,
+        poll_interval: Duration,
+    ) -> Result<Self, StartError> {
         let tls = UpstreamTls::system_roots()?;
         let snapshot = Snapshot::build(settings, None, &tls).await?;
         let settings = snapshot.settings.clone();
@@ -87,7 +102,12 @@ impl Server {
             }
         };
         tasks.spawn(Listener::new(main, runtime.clone(), stop_accepting.clone()).run(grace));
-        tasks.spawn(Admin::new(admin, runtime.clone()).run());
+        let reload = source.map(|source| {
+            let (reloader, handle) = Reloader::new(runtime.clone(), source, poll_interval);
+            tasks.spawn(reloader.run());
+            handle
+        });
+        tasks.spawn(Admin::new(admin, runtime.clone(), reload.clone()).run());
         tasks.spawn(HealthChecker::new(runtime.clone()).run());
         tracing::info!(%addr, %admin_addr, local_region = %settings.local().name,
             config_version = %settings.version, "meridian started");
@@ -98,7 +118,13 @@ impl Server {
             stop_accepting,
             force,
             tasks,
+            reload,
         })
+    }
+
+    /// Triggers reloads (None when started without a source).
+    pub fn reload_handle(&self) -> Option<ReloadHandle> {
+        self.reload.clone()
     }
 
     /// Main listener address.
@@ -142,13 +168,9 @@ impl Server {
     /// Stops accepting, closes connections gracefully (bounded by grace), ends all tasks.
     async fn stop_now(&mut self) {
         self.stop_accepting.cancel();
-        // The listener task returns once its connections are closed or grace ran out.
-        let mut listener_done = false;
-        while !listener_done {
-            match self.tasks.join_next().await {
-                Some(_) | None => listener_done = true,
-            }
-        }
+        // The listener task is the only one that ends before `shutdown`: it returns once its
+        // connections are closed or the grace period ran out.
+        let _ = self.tasks.join_next().await;
         self.runtime.shutdown.cancel();
     }
 

@@ -1,9 +1,11 @@
 //! The admin listener: metrics, liveness, readiness and status. It reads state, never owns it.
 
 pub mod metrics;
+mod page;
 mod status;
 
 use crate::body::ProxyBody;
+use crate::config::{ReloadHandle, ReloadOutcome};
 use crate::runtime::Runtime;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
@@ -22,35 +24,52 @@ pub struct Admin {
     runtime: Arc<Runtime>,
     /// Renders /metrics.
     metrics: PrometheusHandle,
+    /// Triggers reloads (POST /reload); None when the config has no source.
+    reload: Option<ReloadHandle>,
+}
+
+/// What every admin request can see.
+struct AdminState {
+    runtime: Arc<Runtime>,
+    metrics: PrometheusHandle,
+    reload: Option<ReloadHandle>,
+    rates: status::Rates,
 }
 
 impl Admin {
     /// Wraps a bound socket.
-    pub fn new(listener: TcpListener, runtime: Arc<Runtime>) -> Self {
+    pub fn new(listener: TcpListener, runtime: Arc<Runtime>, reload: Option<ReloadHandle>) -> Self {
         Self {
             listener,
             runtime,
             metrics: metrics::recorder(),
+            reload,
         }
     }
 
     /// Serves until shutdown. Admin connections are not drained: they carry no client traffic.
     pub async fn run(self) {
-        let this = Arc::new((self.runtime, self.metrics));
+        let shutdown = self.runtime.shutdown.clone();
+        let state = Arc::new(AdminState {
+            runtime: self.runtime,
+            metrics: self.metrics,
+            reload: self.reload,
+            rates: status::Rates::default(),
+        });
         loop {
             let (stream, _) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(pair) => pair,
                     Err(_) => continue,
                 },
-                () = this.0.shutdown.cancelled() => return,
+                () = shutdown.cancelled() => return,
             };
-            let shared = this.clone();
+            let shared = state.clone();
             let service = service_fn(move |req| {
-                let this = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&this.0, &this.1, req).await) }
+                let state = shared.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&state, req).await) }
             });
-            let shutdown = this.0.shutdown.clone();
+            let shutdown = shutdown.clone();
             tokio::spawn(async move {
                 let builder = auto::Builder::new(TokioExecutor::new());
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -63,28 +82,78 @@ impl Admin {
     }
 }
 
-async fn handle(
-    runtime: &Runtime,
-    metrics: &PrometheusHandle,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
+async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<ProxyBody> {
+    let runtime = &state.runtime;
     match (req.method(), req.uri().path()) {
+        (&Method::GET, "/") => {
+            let doc = status::status_json(runtime, &state.rates);
+            let mut resp = text(StatusCode::OK, page::render(&doc));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            resp
+        }
+        (&Method::GET, "/config") => json(StatusCode::OK, status::config_json(runtime)),
+        (&Method::POST, "/reload") => {
+            if !authorized(runtime, &req) {
+                let mut resp = text(StatusCode::UNAUTHORIZED, "bearer token required\n");
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return resp;
+            }
+            let Some(reload) = &state.reload else {
+                return text(
+                    StatusCode::CONFLICT,
+                    "this process has no config source to reload\n",
+                );
+            };
+            match reload.reload().await {
+                Some(outcome @ ReloadOutcome::Failed { .. }) => json(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    status::outcome_json(&outcome),
+                ),
+                Some(outcome) => json(StatusCode::OK, status::outcome_json(&outcome)),
+                None => text(StatusCode::SERVICE_UNAVAILABLE, "reloader stopped\n"),
+            }
+        }
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") => crate::proxy::readiness_response(runtime.is_ready()),
         (&Method::GET, "/metrics") => {
-            let mut resp = text(StatusCode::OK, metrics.render());
+            let mut resp = text(StatusCode::OK, state.metrics.render());
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4"),
             );
             resp
         }
-        (&Method::GET, "/status") => json(StatusCode::OK, status::status_json(runtime)),
-        (_, "/healthz" | "/readyz" | "/metrics" | "/status") => {
+        (&Method::GET, "/status") => {
+            json(StatusCode::OK, status::status_json(runtime, &state.rates))
+        }
+        (_, "/" | "/healthz" | "/readyz" | "/metrics" | "/status" | "/config" | "/reload") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// Mutating calls need `Authorization: Bearer <token>` when a token is configured. Digests of
+/// both sides are compared in constant time, so neither content nor length leaks through timing.
+fn authorized(runtime: &Runtime, req: &Request<Incoming>) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let Some(token) = runtime.snapshot().admin_token.clone() else {
+        return true;
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(token.as_bytes());
+    a.as_slice().ct_eq(b.as_slice()).into()
 }
 
 fn text(status: StatusCode, body: impl Into<bytes::Bytes>) -> Response<ProxyBody> {

@@ -61,6 +61,9 @@ pub struct ServerFile {
     /// Environment variable holding the admin bearer token.
     #[serde(default = "default_admin_token_env")]
     pub admin_token_env: String,
+    /// Literal admin bearer token (tests only; prefer the environment variable).
+    #[serde(default)]
+    pub admin_token: Option<String>,
 }
 
 /// One `[[regions]]` entry.

@@ -4,12 +4,16 @@
 //! an immutable value the proxy reads through one `ArcSwap` load per request.
 
 mod file;
+pub mod reload;
+pub mod source;
 mod validate;
 
 pub use file::{
     ConfigFile, HealthFile, LimitsFile, LogFile, OutlierFile, RegionFile, RetryFile, RouteFile,
     ServerFile, ShutdownFile, TimeoutsFile,
 };
+pub use reload::{ReloadHandle, ReloadOutcome, ReloadStatus, Reloader};
+pub use source::ConfigSource;
 pub use validate::{
     ConfigError, EndpointSpec, HealthSettings, Limits, OutlierSettings, Protocol, RegionSpec,
     RetrySettings, RouteSpec, Scheme, Settings, ShutdownSettings, Timeouts, parse_and_validate,

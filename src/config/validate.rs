@@ -238,6 +238,8 @@ pub struct Settings {
     pub forward_secret: Option<String>,
     /// Env var with the admin token.
     pub admin_token_env: String,
+    /// Literal admin token.
+    pub admin_token: Option<String>,
 }
 
 impl Settings {
@@ -425,6 +427,7 @@ impl Validator<'_> {
             forward_secret_env: f.server.forward_secret_env.clone(),
             forward_secret: f.server.forward_secret.clone(),
             admin_token_env: f.server.admin_token_env.clone(),
+            admin_token: f.server.admin_token.clone(),
         })
     }
 

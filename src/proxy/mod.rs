@@ -87,6 +87,7 @@ impl Proxy {
     /// Handles one request from `peer`. Never panics on input; every failure is a response.
     pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
         let started = Instant::now();
+        let version = req.version();
         let snapshot = self.runtime.snapshot();
         let request_id = headers::request_id(req.headers());
         let settings = &snapshot.settings;
@@ -133,6 +134,15 @@ impl Proxy {
             }
         };
         resp.headers_mut().insert(REQUEST_ID, request_id);
+        if version < http::Version::HTTP_2
+            && resp.status() != StatusCode::SWITCHING_PROTOCOLS
+            && self.runtime.draining.load(Relaxed)
+        {
+            // Draining: finish this request, then make the client reconnect (through the load
+            // balancer, which no longer sends it here). HTTP/2 gets GOAWAY at the end of drain.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         let region = resp
             .headers()
             .get(&SERVED_BY)
@@ -235,6 +245,7 @@ impl Proxy {
 
         let served = failover::execute(&ctx, &self.runtime, snapshot, &plan).await?;
         let region = &snapshot.regions[served.region];
+        region.served.fetch_add(1, Relaxed);
         let (mut resp_parts, resp_body) = served.response.into_parts();
 
         if let Some(client_upgrade) = client_upgrade

@@ -17,7 +17,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 /// The pooled HTTP client of one region.
@@ -84,6 +84,10 @@ pub struct Region {
     pub client: RegionClient,
     /// Round-robin cursor for tie-breaks and fail-open picks.
     cursor: AtomicUsize,
+    /// Requests this region answered (status page rates).
+    pub served: AtomicU64,
+    /// Requests failed over or hedged to this region.
+    pub failovers_in: AtomicU64,
 }
 
 impl std::fmt::Debug for Region {
@@ -112,6 +116,8 @@ impl Region {
             endpoints: ArcSwap::from_pointee(endpoints),
             client,
             cursor: AtomicUsize::new(0),
+            served: AtomicU64::new(0),
+            failovers_in: AtomicU64::new(0),
         }
     }
 

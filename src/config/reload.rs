@@ -1,0 +1,233 @@
+//! Hot reload: on a file change, SIGHUP, an admin call or a URL poll, validate the whole new
+//! config, build a new snapshot (carrying health over), and swap it in with one store.
+//!
+//! Anything wrong (syntax, invalid value, unreadable or half-written file, fetch failure) changes
+//! nothing: the old config keeps serving, the error is logged with `file:line:column`, counted,
+//! and shown by the admin config endpoint.
+
+use super::source::{ConfigSource, Fetched};
+use crate::runtime::{Runtime, Snapshot};
+use http::HeaderValue;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, oneshot};
+
+/// A file change is acted on after writes have been quiet this long (editors write in bursts).
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// A new config is active.
+    Applied {
+        /// Its version.
+        version: String,
+    },
+    /// The source has the config already active (same text, or 304).
+    Unchanged,
+    /// Refused; the old config stays.
+    Failed {
+        /// The error, with position when known.
+        error: String,
+    },
+}
+
+/// The last reload, for the admin config endpoint and the status page.
+#[derive(Debug, Clone)]
+pub struct ReloadStatus {
+    /// When the last attempt ran.
+    pub at: SystemTime,
+    /// What it did.
+    pub outcome: ReloadOutcome,
+    /// Failed attempts since start.
+    pub failures: u64,
+}
+
+/// Asks the reloader to reload now and waits for the outcome (admin POST /reload).
+#[derive(Clone)]
+pub struct ReloadHandle {
+    /// Requests with a reply channel.
+    tx: mpsc::Sender<oneshot::Sender<ReloadOutcome>>,
+}
+
+impl ReloadHandle {
+    /// Reloads now; `None` if the reloader has stopped.
+    pub async fn reload(&self) -> Option<ReloadOutcome> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(reply).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// The reload background job.
+pub struct Reloader {
+    /// State to swap into.
+    runtime: Arc<Runtime>,
+    /// Where the config lives.
+    source: ConfigSource,
+    /// URL poll period.
+    poll_interval: Duration,
+    /// Admin requests.
+    requests: mpsc::Receiver<oneshot::Sender<ReloadOutcome>>,
+    /// Last ETag seen from a URL source.
+    etag: Option<HeaderValue>,
+    /// Failures so far.
+    failures: u64,
+}
+
+impl Reloader {
+    /// A reloader and the handle that triggers it.
+    pub fn new(
+        runtime: Arc<Runtime>,
+        source: ConfigSource,
+        poll_interval: Duration,
+    ) -> (Self, ReloadHandle) {
+        let (tx, requests) = mpsc::channel(8);
+        let reloader = Self {
+            runtime,
+            source,
+            poll_interval,
+            requests,
+            etag: None,
+            failures: 0,
+        };
+        (reloader, ReloadHandle { tx })
+    }
+
+    /// Runs until shutdown.
+    pub async fn run(mut self) {
+        let (file_tx, mut file_events) = mpsc::channel::<()>(16);
+        // The watcher must live as long as the loop; dropping it stops the events.
+        let _watcher = match &self.source {
+            ConfigSource::File(path) => watch_file(path, file_tx),
+            ConfigSource::Url(_) => None,
+        };
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut poll = tokio::time::interval(self.poll_interval);
+        poll.tick().await;
+        let shutdown = self.runtime.shutdown.clone();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                Some(reply) = self.requests.recv() => {
+                    let outcome = self.reload_once().await;
+                    let _ = reply.send(outcome);
+                }
+                Some(()) = file_events.recv() => {
+                    // Debounce: wait until the events stop for a moment.
+                    while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, file_events.recv()).await {}
+                    self.reload_once().await;
+                }
+                Some(()) = recv_signal(&mut hangup) => {
+                    tracing::info!("SIGHUP: reloading config");
+                    self.reload_once().await;
+                }
+                _ = poll.tick(), if matches!(self.source, ConfigSource::Url(_)) => {
+                    self.reload_once().await;
+                }
+            }
+        }
+    }
+
+    /// One reload attempt: fetch, validate, build, swap. Never leaves a half-applied state.
+    pub async fn reload_once(&mut self) -> ReloadOutcome {
+        let outcome = match self.try_reload().await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.failures += 1;
+                tracing::error!(%error, "config reload failed; keeping the active config");
+                ReloadOutcome::Failed { error }
+            }
+        };
+        let result = match &outcome {
+            ReloadOutcome::Applied { version } => {
+                tracing::info!(%version, source = %self.source.describe(), "config reloaded");
+                "applied"
+            }
+            ReloadOutcome::Unchanged => "unchanged",
+            ReloadOutcome::Failed { .. } => "failed",
+        };
+        metrics::counter!("meridian_config_reloads_total", "result" => result).increment(1);
+        self.runtime.set_reload_status(ReloadStatus {
+            at: SystemTime::now(),
+            outcome: outcome.clone(),
+            failures: self.failures,
+        });
+        outcome
+    }
+
+    async fn try_reload(&mut self) -> Result<ReloadOutcome, String> {
+        let fetched = self
+            .source
+            .fetch(self.etag.as_ref(), &self.runtime.tls)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (settings, etag) = match fetched {
+            Fetched::NotModified => return Ok(ReloadOutcome::Unchanged),
+            Fetched::Changed(settings, etag) => (*settings, etag),
+        };
+        let current = self.runtime.snapshot();
+        if settings.version == current.settings.version {
+            self.etag = etag;
+            return Ok(ReloadOutcome::Unchanged);
+        }
+        if settings.listen != current.settings.listen
+            || settings.admin_listen != current.settings.admin_listen
+        {
+            return Err(format!(
+                "{}: listen/admin_listen changed ({} -> {}, {} -> {}); listener addresses are fixed for the life of the process: restart to move them",
+                settings.origin,
+                current.settings.listen,
+                settings.listen,
+                current.settings.admin_listen,
+                settings.admin_listen
+            ));
+        }
+        let version = settings.version.clone();
+        let snapshot = Snapshot::build(settings, Some(&current), &self.runtime.tls)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.runtime.store(snapshot);
+        self.etag = etag;
+        Ok(ReloadOutcome::Applied { version })
+    }
+}
+
+async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match signal {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Watches the file's directory (editors and config agents replace files by rename, which a
+/// watch on the file itself would miss) and sends a tick for events that touch the file.
+fn watch_file(path: &std::path::Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let file_name = path.file_name()?.to_owned();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && event
+                .paths
+                .iter()
+                .any(|p| p.file_name() == Some(&file_name))
+            && !event.kind.is_access()
+        {
+            let _ = tx.try_send(());
+        }
+    })
+    .map_err(
+        |e| tracing::warn!(error = %e, "cannot watch the config file; use SIGHUP or POST /reload"),
+    )
+    .ok()?;
+    watcher
+        .watch(&dir, RecursiveMode::NonRecursive)
+        .map_err(|e| tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the config directory"))
+        .ok()?;
+    Some(watcher)
+}
