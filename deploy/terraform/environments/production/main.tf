@@ -102,6 +102,7 @@ module "us_east_1" {
 
   name               = local.name
   region             = "us-east-1"
+  availability_zones = ["us-east-1a", "us-east-1b"]
   sibling_regions    = local.sibling_order["us-east-1"]
   domain             = var.domain
   vpc_cidr           = local.vpc_cidrs["us-east-1"]
@@ -120,6 +121,7 @@ module "eu_west_1" {
 
   name               = local.name
   region             = "eu-west-1"
+  availability_zones = ["eu-west-1a", "eu-west-1b"]
   sibling_regions    = local.sibling_order["eu-west-1"]
   domain             = var.domain
   vpc_cidr           = local.vpc_cidrs["eu-west-1"]
@@ -138,6 +140,7 @@ module "ap_southeast_1" {
 
   name               = local.name
   region             = "ap-southeast-1"
+  availability_zones = ["ap-southeast-1a", "ap-southeast-1b"]
   sibling_regions    = local.sibling_order["ap-southeast-1"]
   domain             = var.domain
   vpc_cidr           = local.vpc_cidrs["ap-southeast-1"]

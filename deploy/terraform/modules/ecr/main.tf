@@ -160,9 +160,15 @@ data "aws_iam_policy_document" "deploy" {
   }
 
   statement {
-    sid       = "CheckHealth"
-    actions   = ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTargetGroups", "route53:GetHealthCheckStatus"]
-    resources = ["*"] # describe/read-only calls without resource-level permissions
+    sid       = "CheckTargetHealth"
+    actions   = ["elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DescribeTargetGroups"]
+    resources = ["*"] # describe calls without resource-level permissions
+  }
+
+  statement {
+    sid       = "CheckRoute53Health"
+    actions   = ["route53:GetHealthCheckStatus"]
+    resources = ["arn:${local.partition}:route53:::healthcheck/*"]
   }
 }
 

@@ -46,9 +46,15 @@ data "aws_iam_policy_document" "fis" {
   }
 
   statement {
-    sid       = "FindMeridianTasks"
-    actions   = ["ecs:ListTasks", "ecs:DescribeTasks"]
-    resources = ["*"] # list/describe calls are scoped by the cluster condition
+    sid       = "DescribeMeridianTasks"
+    actions   = ["ecs:DescribeTasks"]
+    resources = ["arn:${local.partition}:ecs:${var.region}:${local.account_id}:task/${var.ecs_cluster_name}/*"]
+  }
+
+  statement {
+    sid       = "ListMeridianTasks"
+    actions   = ["ecs:ListTasks"]
+    resources = ["*"] # ListTasks is authorised by the ecs:cluster condition (Fargate has no container instances)
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
@@ -59,10 +65,15 @@ data "aws_iam_policy_document" "fis" {
   statement {
     sid = "DescribeNetwork"
     actions = [
-      "ec2:DescribeSubnets", "ec2:DescribeNetworkAcls", "ec2:DescribeVpcs",
-      "ec2:DescribeManagedPrefixLists", "ec2:GetManagedPrefixListEntries",
+      "ec2:DescribeSubnets", "ec2:DescribeNetworkAcls", "ec2:DescribeVpcs", "ec2:DescribeManagedPrefixLists",
     ]
     resources = ["*"] # Describe* actions have no resource-level permissions
+  }
+
+  statement {
+    sid       = "ReadSiblingPrefixList"
+    actions   = ["ec2:GetManagedPrefixListEntries"]
+    resources = ["arn:${local.partition}:ec2:${var.region}:${local.account_id}:prefix-list/${var.sibling_prefix_list_id}"]
   }
 
   statement {
@@ -111,12 +122,15 @@ data "aws_iam_policy_document" "fis" {
   }
 
   statement {
-    sid = "WriteExperimentLogs"
-    actions = [
-      "logs:CreateLogDelivery", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
-      "logs:DescribeLogGroups",
-    ]
+    sid       = "WriteExperimentLogs"
+    actions   = ["logs:CreateLogDelivery", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies"]
     resources = ["*"] # log delivery APIs have no resource-level permissions
+  }
+
+  statement {
+    sid       = "FindExperimentLogGroup"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
   }
 }
 

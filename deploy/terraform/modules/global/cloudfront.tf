@@ -155,6 +155,27 @@ resource "aws_wafv2_web_acl" "cloudfront" {
     }
   }
 
+  # Counted, not blocked: API clients often call from cloud-hosting ranges this list contains.
+  # Watch the counts; switch to `none {}` to block once they are understood.
+  rule {
+    name     = "aws-anonymous-ip"
+    priority = 25
+    override_action {
+      count {}
+    }
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesAnonymousIpList"
+        vendor_name = "AWS"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name}-aws-anonymous-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
   rule {
     name     = "per-ip-rate"
     priority = 30

@@ -29,13 +29,12 @@ variable "sibling_vpc_cidrs" {
   type        = list(string)
 }
 
-variable "az_count" {
-  description = "Number of availability zones to spread subnets, ALB and tasks over (at least 2)."
-  type        = number
-  default     = 2
+variable "availability_zones" {
+  description = "Availability zone names to spread subnets, ALBs and tasks over (at least 2), for example [\"us-east-1a\", \"us-east-1b\"]."
+  type        = list(string)
 
   validation {
-    condition     = var.az_count >= 2
+    condition     = length(var.availability_zones) >= 2
     error_message = "Use at least two availability zones."
   }
 }

@@ -23,7 +23,7 @@ mock_data "aws_region" {
 
 mock_data "aws_availability_zones" {
   defaults = {
-    names = ["zone-a", "zone-b", "zone-c"]
+    names = ["zone-a", "zone-b"]
   }
 }
 
