@@ -251,7 +251,11 @@ fn whole_path(c: &mut Criterion) {
             origins.push(Origin::start(region, any).await.expect("origin"));
         }
         let endpoints = [origins[0].addr(), origins[1].addr(), origins[2].addr()];
-        let s = settings("127.0.0.1:0", "127.0.0.1:0", endpoints);
+        // Validation wants two distinct listen addresses, so admin gets a port picked now.
+        let admin = std::net::TcpListener::bind(any)
+            .and_then(|l| l.local_addr())
+            .expect("free port");
+        let s = settings("127.0.0.1:0", &admin.to_string(), endpoints);
         let server = Server::start(s).await.expect("meridian");
         (origins, server)
     });
