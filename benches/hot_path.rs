@@ -20,7 +20,6 @@ use meridian::proxy::headers::{request_id, set_forwarded, strip_hop_by_hop};
 use meridian::routing::{match_route, plan};
 use meridian::runtime::Snapshot;
 use meridian::server::Server;
-use meridian::tls::UpstreamTls;
 use std::hint::black_box;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -106,10 +105,7 @@ fn region_plan(c: &mut Criterion) {
         "127.0.0.1:1",
         [loopback(3001), loopback(3002), loopback(3003)],
     );
-    let tls = UpstreamTls::system_roots().expect("system roots");
-    let snapshot = rt
-        .block_on(Snapshot::build(s, None, &tls))
-        .expect("snapshot");
+    let snapshot = rt.block_on(Snapshot::build(s, None)).expect("snapshot");
     // Give the siblings probe latencies (the slower one listed first) so the sort has work.
     for (region, ms) in [(1, 80), (2, 20)] {
         for e in snapshot.regions[region].endpoints().iter() {

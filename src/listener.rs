@@ -1,16 +1,19 @@
-//! The main listener: accept loop, connection limit, HTTP/1.1 + HTTP/2 server, graceful close.
+//! The main listener: accept loop, connection limit, optional TLS, HTTP/1.1 + HTTP/2 server,
+//! graceful close.
 
 use crate::proxy::Proxy;
 use crate::runtime::Runtime;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 /// Sent (then the socket is closed) to a connection over `limits.max_connections`.
@@ -24,6 +27,8 @@ pub struct Listener {
     runtime: Arc<Runtime>,
     /// Stops accepting when cancelled; connections then close gracefully.
     stop_accepting: CancellationToken,
+    /// TLS termination, when `[server.tls]` is configured.
+    tls: Option<TlsAcceptor>,
 }
 
 impl Listener {
@@ -32,18 +37,20 @@ impl Listener {
         listener: TcpListener,
         runtime: Arc<Runtime>,
         stop_accepting: CancellationToken,
+        tls: Option<TlsAcceptor>,
     ) -> Self {
         Self {
             listener,
             runtime,
             stop_accepting,
+            tls,
         }
     }
 
     /// Accepts until `stop_accepting`, then asks every connection to close after its current
     /// request (HTTP/1 `Connection: close`, HTTP/2 GOAWAY) and waits for them up to `grace`.
     pub async fn run(self, grace: impl std::future::Future<Output = ()>) {
-        let proxy = Proxy::new(self.runtime.clone(), false);
+        let proxy = Proxy::new(self.runtime.clone(), self.tls.is_some());
         let graceful = GracefulShutdown::new();
         loop {
             let (stream, peer) = tokio::select! {
@@ -74,24 +81,34 @@ impl Listener {
                 continue;
             }
             let _ = stream.set_nodelay(true);
-            let builder = server_builder(&snapshot.settings);
-            let proxy = proxy.clone();
-            let service = service_fn(move |req| {
-                let proxy = proxy.clone();
-                async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, peer).await) }
-            });
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let conn = graceful.watch(conn);
-            let runtime = self.runtime.clone();
+            let conn = Connection {
+                builder: server_builder(&snapshot.settings),
+                handshake_timeout: snapshot.settings.timeouts.header_read,
+                proxy: proxy.clone(),
+                peer,
+                watcher: graceful.watcher(),
+                runtime: self.runtime.clone(),
+            };
+            let tls = self.tls.clone();
             tokio::spawn(async move {
                 metrics::gauge!("meridian_connections").increment(1.0);
-                if let Err(e) = conn.await {
-                    tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+                match tls {
+                    None => conn.serve(stream).await,
+                    Some(acceptor) => {
+                        // A client that never finishes its handshake is cut off like a slow header.
+                        match tokio::time::timeout(conn.handshake_timeout, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(tls_stream)) => conn.serve(tls_stream).await,
+                            Ok(Err(e)) => {
+                                tracing::debug!(peer = %conn.peer, error = %e, "TLS handshake failed");
+                                conn.finish();
+                            }
+                            Err(_) => conn.finish(),
+                        }
+                    }
                 }
                 metrics::gauge!("meridian_connections").decrement(1.0);
-                runtime.connections.fetch_sub(1, Relaxed);
             });
         }
         drop(self.listener);
@@ -99,6 +116,48 @@ impl Listener {
             () = graceful.shutdown() => tracing::info!("all connections closed"),
             () = grace => tracing::warn!("grace period over; closing remaining connections"),
         }
+    }
+}
+
+/// One accepted connection, before or after TLS.
+struct Connection {
+    /// Server settings taken from the snapshot at accept time.
+    builder: auto::Builder<TokioExecutor>,
+    /// TLS handshake limit.
+    handshake_timeout: Duration,
+    /// The request handler.
+    proxy: Proxy,
+    /// Client address.
+    peer: SocketAddr,
+    /// Ties the connection into graceful shutdown.
+    watcher: Watcher,
+    /// For the connection count.
+    runtime: Arc<Runtime>,
+}
+
+impl Connection {
+    async fn serve<I>(self, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let proxy = self.proxy.clone();
+        let peer = self.peer;
+        let service = service_fn(move |req| {
+            let proxy = proxy.clone();
+            async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, peer).await) }
+        });
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service)
+            .into_owned();
+        if let Err(e) = self.watcher.watch(conn).await {
+            tracing::debug!(peer = %self.peer, error = %e, "connection ended with an error");
+        }
+        self.runtime.connections.fetch_sub(1, Relaxed);
+    }
+
+    fn finish(self) {
+        self.runtime.connections.fetch_sub(1, Relaxed);
     }
 }
 

@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::proxy::budget::RetryBudget;
 use crate::proxy::forward_mark::ForwardKey;
 use crate::tls::UpstreamTls;
+use crate::upstream::dns::{Dns, resolve_initial};
 use crate::upstream::{Endpoint, Region};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use std::collections::HashMap;
@@ -26,6 +27,12 @@ pub enum BuildError {
         "no forwarding secret: set the environment variable {0} (or server.forward_secret for tests)"
     )]
     NoForwardSecret(String),
+    /// Upstream TLS material could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// The DNS resolver could not be set up.
+    #[error("dns: {0}")]
+    Dns(String),
 }
 
 /// One immutable view of config + topology.
@@ -36,6 +43,8 @@ pub struct Snapshot {
     pub regions: Vec<Arc<Region>>,
     /// Key for the cross-region forwarding mark.
     pub forward_key: ForwardKey,
+    /// Resolver for endpoint names (built from `[dns]`).
+    pub dns: Arc<Dns>,
     /// Bearer token for mutating admin calls; None = not required.
     pub admin_token: Option<String>,
     /// When this snapshot was stored.
@@ -48,20 +57,23 @@ impl Snapshot {
     pub async fn build(
         settings: Settings,
         previous: Option<&Snapshot>,
-        tls: &UpstreamTls,
     ) -> Result<Self, BuildError> {
+        let tls = UpstreamTls::from_settings(&settings.upstream_tls)?;
+        let tls = &tls;
         let secret = settings
             .forward_secret
             .clone()
             .or_else(|| std::env::var(&settings.forward_secret_env).ok())
             .filter(|s| !s.is_empty())
             .ok_or_else(|| BuildError::NoForwardSecret(settings.forward_secret_env.clone()))?;
+        let dns = Arc::new(Dns::new(&settings.dns).map_err(BuildError::Dns)?);
         let mut regions = Vec::with_capacity(settings.regions.len());
         for (index, spec) in settings.regions.iter().enumerate() {
             let old = previous.and_then(|p| p.regions.iter().find(|r| r.name() == spec.name));
             if let Some(old) = old {
                 let same_client = previous.is_some_and(|p| {
                     p.settings.timeouts.connect == settings.timeouts.connect
+                        && p.settings.upstream_tls == settings.upstream_tls
                         && old.spec.protocol == spec.protocol
                 });
                 if same_client
@@ -86,9 +98,7 @@ impl Snapshot {
                     endpoints.extend(kept);
                     continue;
                 }
-                for addr in crate::upstream::dns::resolve_now(ep).await {
-                    endpoints.push(Arc::new(Endpoint::new(&spec.name, ep.clone(), addr)));
-                }
+                endpoints.extend(resolve_initial(&dns, &spec.name, ep).await);
             }
             regions.push(Arc::new(Region::new(
                 index,
@@ -107,6 +117,7 @@ impl Snapshot {
             settings: Arc::new(settings),
             regions,
             forward_key: ForwardKey::new(secret.as_bytes()),
+            dns,
             admin_token,
             loaded_at: SystemTime::now(),
         })

@@ -8,13 +8,15 @@ use crate::config::{ConfigSource, ReloadHandle, Reloader, Settings};
 use crate::health::checker::HealthChecker;
 use crate::listener::Listener;
 use crate::runtime::{BuildError, Runtime, Snapshot};
-use crate::tls::{TlsError, UpstreamTls};
+use crate::tls::{CertStore, CertWatcher, TlsError, UpstreamTls, server_config};
+use crate::upstream::dns::DnsDiscovery;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 /// Why Meridian could not start.
@@ -48,7 +50,9 @@ pub struct Server {
     stop_accepting: CancellationToken,
     /// Cancelled to end the grace period early (second SIGTERM).
     force: CancellationToken,
-    /// Listener, admin, checker and reloader tasks.
+    /// The main listener; it ends after stop_accepting, once connections are closed or grace ran out.
+    listener_task: tokio::task::JoinHandle<()>,
+    /// Admin, checker, DNS, certificate and reloader tasks; they end on `runtime.shutdown`.
     tasks: JoinSet<()>,
     /// Reload trigger, when a source was given.
     reload: Option<ReloadHandle>,
@@ -70,7 +74,7 @@ impl Server {
         poll_interval: Duration,
     ) -> Result<Self, StartError> {
         let tls = UpstreamTls::system_roots()?;
-        let snapshot = Snapshot::build(settings, None, &tls).await?;
+        let snapshot = Snapshot::build(settings, None).await?;
         let settings = snapshot.settings.clone();
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
@@ -101,7 +105,25 @@ impl Server {
                 () = grace_force.cancelled() => {}
             }
         };
-        tasks.spawn(Listener::new(main, runtime.clone(), stop_accepting.clone()).run(grace));
+        let listener_tls = match &settings.listener_tls {
+            None => None,
+            Some(tls) => {
+                let store = Arc::new(CertStore::load(tls.certificates.get_ref())?);
+                tasks.spawn(
+                    CertWatcher::new(
+                        store.clone(),
+                        tls.certificates.get_ref().clone(),
+                        tls.reload_interval,
+                        runtime.shutdown.clone(),
+                    )
+                    .run(),
+                );
+                Some(TlsAcceptor::from(server_config(store)?))
+            }
+        };
+        let listener_task = tokio::spawn(
+            Listener::new(main, runtime.clone(), stop_accepting.clone(), listener_tls).run(grace),
+        );
         let reload = source.map(|source| {
             let (reloader, handle) = Reloader::new(runtime.clone(), source, poll_interval);
             tasks.spawn(reloader.run());
@@ -109,6 +131,7 @@ impl Server {
         });
         tasks.spawn(Admin::new(admin, runtime.clone(), reload.clone()).run());
         tasks.spawn(HealthChecker::new(runtime.clone()).run());
+        tasks.spawn(DnsDiscovery::new(runtime.clone()).run());
         tracing::info!(%addr, %admin_addr, local_region = %settings.local().name,
             config_version = %settings.version, "meridian started");
         Ok(Self {
@@ -117,6 +140,7 @@ impl Server {
             admin_addr,
             stop_accepting,
             force,
+            listener_task,
             tasks,
             reload,
         })
@@ -168,9 +192,7 @@ impl Server {
     /// Stops accepting, closes connections gracefully (bounded by grace), ends all tasks.
     async fn stop_now(&mut self) {
         self.stop_accepting.cancel();
-        // The listener task is the only one that ends before `shutdown`: it returns once its
-        // connections are closed or the grace period ran out.
-        let _ = self.tasks.join_next().await;
+        let _ = (&mut self.listener_task).await;
         self.runtime.shutdown.cancel();
     }
 

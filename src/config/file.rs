@@ -33,6 +33,12 @@ pub struct ConfigFile {
     /// Logging.
     #[serde(default)]
     pub log: LogFile,
+    /// DNS discovery of endpoint names.
+    #[serde(default)]
+    pub dns: DnsFile,
+    /// TLS toward origins and siblings.
+    #[serde(default)]
+    pub upstream_tls: UpstreamTlsFile,
     /// Which requests are proxied at all.
     pub routes: Spanned<Vec<RouteFile>>,
 }
@@ -64,6 +70,46 @@ pub struct ServerFile {
     /// Literal admin bearer token (tests only; prefer the environment variable).
     #[serde(default)]
     pub admin_token: Option<String>,
+    /// TLS termination on the main listener; absent = plain HTTP (behind an ALB that terminates).
+    #[serde(default)]
+    pub tls: Option<ListenerTlsFile>,
+}
+
+/// `[server.tls]`
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTlsFile {
+    /// Certificates; SNI picks the one whose names match, the first is the default.
+    pub certificates: Spanned<Vec<CertFile>>,
+    /// How often the PEM files are checked for rotation.
+    #[serde(default = "default_cert_check", with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+/// One certificate chain and its key, as PEM files.
+#[derive(Debug, Deserialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CertFile {
+    /// Certificate chain, leaf first.
+    pub cert: String,
+    /// PKCS#8, PKCS#1 or SEC1 private key.
+    pub key: String,
+}
+
+/// `[upstream_tls]`
+#[derive(Debug, Deserialize, Clone, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamTlsFile {
+    /// PEM bundle of CAs to trust instead of the system roots.
+    pub ca_file: Option<String>,
+    /// Client certificate chain for mTLS toward siblings.
+    pub client_cert: Option<String>,
+    /// Its key.
+    pub client_key: Option<String>,
+}
+
+fn default_cert_check() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// One `[[regions]]` entry.
@@ -198,6 +244,34 @@ pub struct LogFile {
     pub format: Spanned<String>,
     /// tracing filter directive.
     pub level: String,
+}
+
+/// `[dns]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsFile {
+    /// `ip:port` name servers; empty = the system's resolv.conf.
+    pub nameservers: Vec<Spanned<String>>,
+    /// Shortest re-resolution period, whatever the TTL says.
+    #[serde(with = "humantime_serde")]
+    pub min_ttl: Duration,
+    /// Longest re-resolution period.
+    #[serde(with = "humantime_serde")]
+    pub max_ttl: Duration,
+    /// Retry period after a failed resolution (the last good addresses stay in use).
+    #[serde(with = "humantime_serde")]
+    pub error_retry: Duration,
+}
+
+impl Default for DnsFile {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            min_ttl: Duration::from_secs(5),
+            max_ttl: Duration::from_secs(300),
+            error_retry: Duration::from_secs(5),
+        }
+    }
 }
 
 /// One `[[routes]]` entry.

@@ -9,14 +9,15 @@ pub mod source;
 mod validate;
 
 pub use file::{
-    ConfigFile, HealthFile, LimitsFile, LogFile, OutlierFile, RegionFile, RetryFile, RouteFile,
-    ServerFile, ShutdownFile, TimeoutsFile,
+    CertFile, ConfigFile, DnsFile, HealthFile, LimitsFile, ListenerTlsFile, LogFile, OutlierFile,
+    RegionFile, RetryFile, RouteFile, ServerFile, ShutdownFile, TimeoutsFile, UpstreamTlsFile,
 };
 pub use reload::{ReloadHandle, ReloadOutcome, ReloadStatus, Reloader};
 pub use source::ConfigSource;
 pub use validate::{
-    ConfigError, EndpointSpec, HealthSettings, Limits, OutlierSettings, Protocol, RegionSpec,
-    RetrySettings, RouteSpec, Scheme, Settings, ShutdownSettings, Timeouts, parse_and_validate,
+    ConfigError, DnsSettings, EndpointSpec, HealthSettings, Limits, OutlierSettings, Protocol,
+    RegionSpec, RetrySettings, RouteSpec, Scheme, Settings, ShutdownSettings, Timeouts,
+    parse_and_validate,
 };
 
 use std::path::Path;

@@ -185,7 +185,7 @@ impl Reloader {
             ));
         }
         let version = settings.version.clone();
-        let snapshot = Snapshot::build(settings, Some(&current), &self.runtime.tls)
+        let snapshot = Snapshot::build(settings, Some(&current))
             .await
             .map_err(|e| e.to_string())?;
         self.runtime.store(snapshot);

@@ -1,6 +1,6 @@
 //! Turns the parsed file into [`Settings`], rejecting impossible values with `file:line:column` errors.
 
-use super::file::ConfigFile;
+use super::file::{ConfigFile, ListenerTlsFile, UpstreamTlsFile};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fmt;
@@ -197,6 +197,19 @@ pub struct ShutdownSettings {
     pub grace: Duration,
 }
 
+/// DNS discovery.
+#[derive(Debug, Clone)]
+pub struct DnsSettings {
+    /// Name servers; empty = system.
+    pub nameservers: Vec<SocketAddr>,
+    /// TTL floor.
+    pub min_ttl: Duration,
+    /// TTL ceiling.
+    pub max_ttl: Duration,
+    /// Retry after failure.
+    pub error_retry: Duration,
+}
+
 /// The validated, immutable configuration.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -240,6 +253,12 @@ pub struct Settings {
     pub admin_token_env: String,
     /// Literal admin token.
     pub admin_token: Option<String>,
+    /// DNS discovery.
+    pub dns: DnsSettings,
+    /// Listener TLS, if terminating.
+    pub listener_tls: Option<ListenerTlsFile>,
+    /// Upstream TLS options.
+    pub upstream_tls: UpstreamTlsFile,
 }
 
 impl Settings {
@@ -326,6 +345,18 @@ impl Validator<'_> {
                 }
                 endpoints.push(spec);
             }
+            let mut tls_hosts = endpoints
+                .iter()
+                .filter(|e| e.scheme == Scheme::Https)
+                .map(|e| &e.host);
+            if let Some(first) = tls_hosts.next()
+                && tls_hosts.any(|h| h != first)
+            {
+                return Err(self.at(
+                    &r.endpoints,
+                    format!("region {name:?}: https endpoints must share one host name (it is the TLS server name)"),
+                ));
+            }
             let protocol = match r.protocol.as_ref().map(|p| p.get_ref().as_str()) {
                 None | Some("http1") => Protocol::Http1,
                 Some("h2") => Protocol::H2,
@@ -392,6 +423,23 @@ impl Validator<'_> {
             }
         };
         let routes = self.routes(&f, &regions)?;
+        let dns = self.dns(&f)?;
+        let listener_tls = f.server.tls.clone();
+        if let Some(tls) = &listener_tls
+            && tls.certificates.get_ref().is_empty()
+        {
+            return Err(self.at(
+                &tls.certificates,
+                "[server.tls] needs at least one certificate",
+            ));
+        }
+        let u = &f.upstream_tls;
+        if u.client_cert.is_some() != u.client_key.is_some() {
+            return Err(self.error(
+                None,
+                "[upstream_tls] client_cert and client_key go together",
+            ));
+        }
 
         let version = hex::encode(&Sha256::digest(self.text.as_bytes())[..6]);
         Ok(Settings {
@@ -428,6 +476,9 @@ impl Validator<'_> {
             forward_secret: f.server.forward_secret.clone(),
             admin_token_env: f.server.admin_token_env.clone(),
             admin_token: f.server.admin_token.clone(),
+            dns,
+            listener_tls,
+            upstream_tls: f.upstream_tls.clone(),
         })
     }
 
@@ -435,6 +486,27 @@ impl Validator<'_> {
         s.get_ref()
             .parse()
             .map_err(|_| self.at(s, format!("{:?} is not an ip:port address", s.get_ref())))
+    }
+
+    fn dns(&self, f: &ConfigFile) -> Result<DnsSettings, ConfigError> {
+        let d = &f.dns;
+        let nameservers = d
+            .nameservers
+            .iter()
+            .map(|s| self.addr(s))
+            .collect::<Result<_, _>>()?;
+        if d.min_ttl.is_zero() || d.min_ttl > d.max_ttl {
+            return Err(self.error(None, "[dns] needs 0 < min_ttl <= max_ttl"));
+        }
+        if d.error_retry.is_zero() {
+            return Err(self.error(None, "[dns] error_retry must be positive"));
+        }
+        Ok(DnsSettings {
+            nameservers,
+            min_ttl: d.min_ttl,
+            max_ttl: d.max_ttl,
+            error_retry: d.error_retry,
+        })
     }
 
     fn health(&self, f: &ConfigFile) -> Result<HealthSettings, ConfigError> {

@@ -136,6 +136,38 @@ impl Region {
         self.endpoints.store(Arc::new(endpoints));
     }
 
+    /// Replaces the addresses of one endpoint spec, keeping the `Endpoint` (and its health) of
+    /// every address that stays. Returns whether anything changed.
+    pub fn replace_addresses(&self, spec: &EndpointSpec, addrs: &[SocketAddr]) -> bool {
+        let mut changed = false;
+        self.endpoints.rcu(|current| {
+            let mine: Vec<&Arc<Endpoint>> = current.iter().filter(|e| &e.spec == spec).collect();
+            let mut old: Vec<SocketAddr> = mine.iter().map(|e| e.addr).collect();
+            old.sort();
+            changed = old != addrs;
+            if !changed {
+                return current.clone();
+            }
+            let mut next: Vec<Arc<Endpoint>> = current
+                .iter()
+                .filter(|e| &e.spec != spec)
+                .cloned()
+                .collect();
+            for addr in addrs {
+                match mine.iter().find(|e| e.addr == *addr) {
+                    Some(kept) => next.push((*kept).clone()),
+                    None => next.push(Arc::new(Endpoint::new(
+                        &self.spec.name,
+                        spec.clone(),
+                        *addr,
+                    ))),
+                }
+            }
+            Arc::new(next)
+        });
+        changed
+    }
+
     /// Any endpoint usable?
     pub fn is_healthy(&self) -> bool {
         self.endpoints.load().iter().any(|e| e.health.is_usable())
