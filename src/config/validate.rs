@@ -307,7 +307,7 @@ impl Validator<'_> {
     fn build(&self, f: ConfigFile) -> Result<Settings, ConfigError> {
         let listen = self.addr(&f.server.listen)?;
         let admin_listen = self.addr(&f.server.admin_listen)?;
-        if listen == admin_listen {
+        if listen == admin_listen && listen.port() != 0 {
             return Err(self.at(
                 &f.server.admin_listen,
                 "admin_listen must differ from listen",
