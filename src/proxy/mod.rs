@@ -299,8 +299,18 @@ fn route_of<'a>(
     };
     let authority: http::uri::Authority = authority.parse().map_err(|_| ErrorKind::BadRequest)?;
     let host = authority.host().to_ascii_lowercase();
+    if req.method() == Method::CONNECT {
+        // Tunnels are a forward proxy's job; Meridian never opens one.
+        return Err(ErrorKind::BadRequest);
+    }
     let route = routing::match_route(&snapshot.settings, &host, req.uri().path())
         .ok_or(ErrorKind::NoRoute)?;
+    // An HTTP/1 absolute-form target ("GET http://host/ ...") is what a forward-proxy client
+    // sends. It is honoured only for a host a route names explicitly, never by a catch-all route,
+    // so Meridian cannot be mistaken for (or probed as) an open proxy.
+    if req.version() < http::Version::HTTP_2 && uri_host.is_some() && route.host.is_none() {
+        return Err(ErrorKind::NoRoute);
+    }
     Ok((authority.as_str().to_string(), route))
 }
 
