@@ -75,6 +75,12 @@ impl TestClient {
         }
     }
 
+    /// The same client with another per-exchange timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
     /// Sends a request and reads the whole response; Err on failure or timeout.
     pub async fn try_send(&self, req: Request<BoxBody>) -> Result<Answer, String> {
         let started = Instant::now();
