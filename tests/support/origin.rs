@@ -11,7 +11,7 @@ use hyper_util::server::conn::auto;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -57,6 +57,8 @@ struct State {
     hits: AtomicU64,
     /// Health probes that arrived.
     probes: AtomicU64,
+    /// Status answered to health probes while serving (200 unless a test says otherwise).
+    probe_status: AtomicU16,
     /// Every non-probe request's head, in arrival order.
     seen: Mutex<Vec<Seen>>,
     /// Replaces the default answer when set.
@@ -106,6 +108,7 @@ impl OriginBuilder {
             mode,
             hits: AtomicU64::new(0),
             probes: AtomicU64::new(0),
+            probe_status: AtomicU16::new(200),
             seen: Mutex::new(Vec::new()),
             handler: self.handler,
         });
@@ -145,6 +148,11 @@ impl TestOrigin {
     /// Non-probe requests that arrived.
     pub fn hits(&self) -> u64 {
         self.state.hits.load(Relaxed)
+    }
+
+    /// Makes health probes fail (or pass) while requests are still answered.
+    pub fn set_probe_status(&self, status: u16) {
+        self.state.probe_status.store(status, Relaxed);
     }
 
     /// Health probes that arrived.
@@ -236,7 +244,9 @@ async fn respond(state: &State, req: Request<Incoming>) -> Response<BoxBody> {
         return plain(state, StatusCode::from_u16(code).unwrap(), received);
     }
     if probe {
-        return Response::new(full("ok\n"));
+        let mut resp = Response::new(full("ok\n"));
+        *resp.status_mut() = StatusCode::from_u16(state.probe_status.load(Relaxed)).unwrap();
+        return resp;
     }
     if let Some(handler) = &state.handler {
         return handler(req).await;
