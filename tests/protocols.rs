@@ -158,3 +158,30 @@ async fn http2_end_to_end_carries_trailers() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn http2_client_reaches_an_http1_origin_with_a_host_header() {
+    bounded(async {
+        let origin = TestOrigin::new("us-east-1").start().await;
+        let sibling = TestOrigin::new("eu-west-1").start().await;
+        let proxy = TestProxy::builder()
+            .origin(&origin)
+            .origin(&sibling)
+            .start()
+            .await;
+        let req = Request::builder()
+            .version(Version::HTTP_2)
+            .uri(format!("http://app.test:{}/h2-to-h1", proxy.addr().port()))
+            .body(full(Bytes::new()))
+            .unwrap();
+        let resp = h2_send(proxy.addr(), req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["x-meridian-region"], "us-east-1");
+        let seen = origin.seen().pop().expect("origin saw the request");
+        let authority = format!("app.test:{}", proxy.addr().port());
+        assert_eq!(seen.headers["host"], authority.as_str());
+        assert_eq!(seen.headers["x-forwarded-host"], authority.as_str());
+        proxy.stop().await;
+    })
+    .await;
+}
