@@ -129,3 +129,43 @@ async fn hanging_endpoint_goes_down_by_probe_timeout() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn drain_reports_not_ready_while_still_serving_then_closes() {
+    bounded(async {
+        let local = TestOrigin::new("us-east-1").start().await;
+        let eu = TestOrigin::new("eu-west-1").start().await;
+        let proxy = TestProxy::builder()
+            .origin(&local)
+            .origin(&eu)
+            .set("shutdown.drain", "\"700ms\"")
+            .start()
+            .await;
+        let client = TestClient::new();
+        assert!(proxy.runtime().is_ready());
+        let (addr, ready, page) = (proxy.addr(), proxy.url("/.meridian/readyz"), proxy.url("/"));
+        let t0 = Instant::now();
+        let stopped = proxy.drain();
+        // During the drain the load balancer sees 503 on readiness, but requests still work.
+        assert_eq!(client.get(&ready).await.status, 503);
+        let answer = client.get(&page).await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.region()),
+            (200, "us-east-1")
+        );
+        assert!(
+            t0.elapsed() < Duration::from_millis(700),
+            "drain test too slow"
+        );
+        stopped.await.unwrap();
+        assert!(
+            t0.elapsed() >= Duration::from_millis(700),
+            "stopped before the drain ended"
+        );
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "still accepting after the drain"
+        );
+    })
+    .await;
+}

@@ -223,6 +223,11 @@ impl TestProxy {
             .is_up()
     }
 
+    /// Starts the SIGTERM timeline in a task: readiness 503 at once, listeners close after drain.
+    pub fn drain(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.server.drain_and_stop())
+    }
+
     /// Stops it (no drain).
     pub async fn stop(self) {
         self.server.stop().await;
