@@ -167,8 +167,15 @@ PY
 }
 checkov_step "checkov terraform" "$work/checkov-tf.json" -d "$tf_src" --framework terraform
 checkov_step "checkov dockerfile" "$work/checkov-docker.json" -f "$root/Dockerfile" --framework dockerfile
+# The workflow is kept outside .github/ so nothing runs it here; checkov looks for it there.
+mkdir -p "$work/gha/.github/workflows"
+cp "$here"/github/workflows/*.yml "$work/gha/.github/workflows/"
+checkov_step "checkov github_actions" "$work/checkov-gha.json" -d "$work/gha" --framework github_actions
 skips=$(grep -cE '^[[:space:]]*-[[:space:]]+CKV' "$here/checkov.yaml" || true)
 echo "      ($skips check IDs skipped, each with its reason, in deploy/checkov.yaml)"
+
+run "bash -n deploy/check.sh deploy/scripts/*.sh" "$work/bashn.log" \
+    sh -c 'for f in "$1"/check.sh "$1"/scripts/*.sh; do bash -n "$f" || exit 1; done' sh "$here"
 
 run "hadolint Dockerfile" "$work/hadolint.log" "$venv/bin/hadolint" --config "$root/.hadolint.yaml" "$root/Dockerfile"
 

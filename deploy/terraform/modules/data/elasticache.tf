@@ -36,7 +36,7 @@ resource "aws_elasticache_global_replication_group" "this" {
   provider = aws.primary
 
   global_replication_group_id_suffix   = var.name
-  primary_replication_group_id         = aws_elasticache_replication_group.primary.id
+  primary_replication_group_id         = aws_elasticache_replication_group.primary.replication_group_id
   global_replication_group_description = "Meridian cache across regions"
 }
 

@@ -148,8 +148,10 @@ resource "aws_ecs_service" "this" {
   }
 
   lifecycle {
-    # Autoscaling owns the running count; the pipeline owns the task definition revision.
-    ignore_changes = [desired_count]
+    # Autoscaling owns the running count. The deploy workflow owns which revision runs: it takes
+    # the family's latest revision (Terraform's container settings), swaps in the new image and
+    # rolls it out region by region (deploy/github/workflows/deploy.yml).
+    ignore_changes = [desired_count, task_definition]
   }
 
   depends_on = [aws_lb_listener.https, aws_ecs_cluster_capacity_providers.this]

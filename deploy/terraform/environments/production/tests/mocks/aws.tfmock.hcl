@@ -158,3 +158,10 @@ mock_resource "aws_subnet" {
     arn = "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0123456789abcdef0"
   }
 }
+
+# Replication group IDs must begin with a letter; random mock strings sometimes do not.
+mock_resource "aws_elasticache_replication_group" {
+  defaults = {
+    id = "meridian-mock"
+  }
+}
