@@ -10,7 +10,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
 echo "== cargo test (unit, integration, doc)"
-cargo test --locked --all-targets -- --test-threads=2
+cargo test --locked --lib --bins --tests -- --test-threads=2
 
 if [ -x deploy/check.sh ]; then
   echo "== deploy checks (Dockerfile, Terraform, checkov, hadolint)"

@@ -73,15 +73,33 @@ pub async fn attempt(
 ) -> AttemptOutcome {
     let settings = &snapshot.settings;
     let cross_region = region.index != settings.local_region;
-    let req = upstream_request(ctx, snapshot, &endpoint, cross_region);
+    let streaming = !ctx.body.is_complete();
+    let (req, upload_done) = upstream_request(ctx, snapshot, &endpoint, cross_region, streaming);
     let in_flight = endpoint.health.track();
     let started = Instant::now();
-    let budget = settings
-        .timeouts
-        .per_try
-        .min(ctx.deadline.saturating_duration_since(started));
     let region_label = region.name().to_string();
-    let result = match tokio::time::timeout(budget, region.client.request(req)).await {
+    let mut exchange = std::pin::pin!(region.client.request(req));
+    // A streamed body is uploaded at the client's pace: the per-try timer (which judges the
+    // origin) starts only once the upload is over, so a slow client cannot make a healthy origin
+    // look hung. The overall deadline, enforced by the caller, still bounds the upload.
+    let early = match upload_done {
+        Some(done) => tokio::select! {
+            result = &mut exchange => Some(result),
+            _ = done => None,
+        },
+        None => None,
+    };
+    let result = match early {
+        Some(result) => Ok(result),
+        None => {
+            let budget = settings
+                .timeouts
+                .per_try
+                .min(ctx.deadline.saturating_duration_since(Instant::now()));
+            tokio::time::timeout(budget, &mut exchange).await
+        }
+    };
+    let result = match result {
         Err(_) => {
             if endpoint.health.mark_suspect() {
                 tracing::warn!(endpoint = %endpoint.label, region = %region_label,
@@ -146,14 +164,24 @@ fn upstream_request(
     snapshot: &Snapshot,
     endpoint: &Endpoint,
     cross_region: bool,
-) -> Request<crate::upstream::ReplayBody> {
+    signal_upload: bool,
+) -> (
+    Request<crate::upstream::ReplayBody>,
+    Option<tokio::sync::oneshot::Receiver<()>>,
+) {
     let uri = Uri::builder()
         .scheme(endpoint.scheme())
         .authority(endpoint.authority())
         .path_and_query(ctx.path_and_query.clone())
         .build()
         .expect("scheme, socket address and a parsed path make a valid URI");
-    let mut req = Request::new(ctx.body.attempt());
+    let (body, upload_done) = if signal_upload {
+        let (body, done) = ctx.body.attempt_signalled();
+        (body, Some(done))
+    } else {
+        (ctx.body.attempt(), None)
+    };
+    let mut req = Request::new(body);
     *req.method_mut() = ctx.method.clone();
     *req.uri_mut() = uri;
     *req.headers_mut() = ctx.headers.clone();
@@ -163,5 +191,5 @@ fn upstream_request(
         req.headers_mut()
             .insert(HeaderName::from_static(FORWARD_MARK), mark);
     }
-    req
+    (req, upload_done)
 }

@@ -87,9 +87,18 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 /// upstream hop such as the ALB already set them, since it saw the client's scheme and host).
 pub fn set_forwarded(headers: &mut HeaderMap, client_ip: IpAddr, tls: bool, host: &str) {
     let ip = client_ip.to_canonical().to_string();
-    let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-        _ => ip,
+    // Several X-Forwarded-For lines are one list (RFC 9110 5.3): keep every hop, in order.
+    let prior: Vec<&str> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    let xff = if prior.is_empty() {
+        ip
+    } else {
+        format!("{}, {ip}", prior.join(", "))
     };
     if let Ok(v) = HeaderValue::from_str(&xff) {
         headers.insert(X_FORWARDED_FOR, v);

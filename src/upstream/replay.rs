@@ -55,6 +55,8 @@ pub struct ReplayBody {
     pos: usize,
     /// This cursor has yielded trailers or end-of-stream.
     finished: bool,
+    /// Told when this cursor has sent its last frame or is dropped (the attempt's upload is over).
+    sent: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl ReplayBody {
@@ -97,6 +99,7 @@ impl ReplayBody {
             shared: Arc::new(Mutex::new(shared)),
             pos: 0,
             finished: false,
+            sent: None,
         }
     }
 
@@ -111,6 +114,22 @@ impl ReplayBody {
             shared: self.shared.clone(),
             pos: 0,
             finished: false,
+            sent: None,
+        }
+    }
+
+    /// A cursor like `attempt`, plus a receiver that resolves once the upload is over: the last
+    /// frame was handed to the connection, or the cursor was dropped (sent or abandoned).
+    pub fn attempt_signalled(&self) -> (Self, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut cursor = self.attempt();
+        cursor.sent = Some(tx);
+        (cursor, rx)
+    }
+
+    fn signal_sent(&mut self) {
+        if let Some(tx) = self.sent.take() {
+            let _ = tx.send(());
         }
     }
 
@@ -204,6 +223,12 @@ fn poll_source(
     }
 }
 
+impl Drop for ReplayBody {
+    fn drop(&mut self) {
+        self.signal_sent();
+    }
+}
+
 impl Body for ReplayBody {
     type Data = Bytes;
     type Error = BodyError;
@@ -225,12 +250,17 @@ impl Body for ReplayBody {
         loop {
             if s.complete {
                 self.finished = true;
-                return Poll::Ready(s.trailers.clone().map(|t| Ok(Frame::trailers(t))));
+                let trailers = s.trailers.clone();
+                drop(s);
+                self.signal_sent();
+                return Poll::Ready(trailers.map(|t| Ok(Frame::trailers(t))));
             }
             match poll_source(&mut s, cx, false) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => {
                     self.finished = true;
+                    drop(s);
+                    self.signal_sent();
                     return Poll::Ready(Some(Err(e)));
                 }
                 Poll::Ready(Ok(Some(data))) => {
