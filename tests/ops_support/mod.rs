@@ -5,6 +5,7 @@
 //! Built on `tests/support` (owned by the harness); nothing here changes it.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod config_server;
 
 use crate::support::{Answer, ProxyBuilder, TestClient, eventually, request};
@@ -165,4 +166,26 @@ pub fn status_addresses(status: &serde_json::Value) -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+/// Starts Meridian without a reload source (so the test owns the `Server` and can drain it);
+/// waits until every endpoint has been probed once.
+pub async fn start_server(builder: &ProxyBuilder) -> Server {
+    let text = builder.render();
+    let settings = meridian::config::parse_and_validate("test.toml", &text)
+        .unwrap_or_else(|e| panic!("test config invalid: {e}\n{text}"));
+    let server = Server::start(settings).await.expect("meridian starts");
+    let runtime = server.runtime().clone();
+    eventually(Duration::from_secs(5), "every endpoint probed once", || {
+        let runtime = runtime.clone();
+        async move {
+            runtime
+                .snapshot()
+                .all_endpoints()
+                .iter()
+                .all(|e| e.health.is_probed())
+        }
+    })
+    .await;
+    server
 }

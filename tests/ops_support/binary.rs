@@ -1,0 +1,104 @@
+//! The real `meridian` binary under `run --config`, with its `Child` at hand so tests can send
+//! signals and read the exit status.
+
+use crate::support::{ProxyBuilder, tmp_path};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+/// A running `meridian run`; killed on drop.
+pub struct Binary {
+    /// The process.
+    pub child: Child,
+    /// Main listener, from the startup log line.
+    pub addr: SocketAddr,
+    /// Its stderr (JSON logs).
+    pub log: PathBuf,
+}
+
+impl Binary {
+    /// Starts the binary on this config and waits for "meridian started".
+    pub async fn start(config: &ProxyBuilder) -> Self {
+        let path = config.write("meridian.toml");
+        let log = tmp_path("meridian.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+            .args(["--log-format", "json", "run", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn meridian");
+        let mut binary = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = binary.log_text();
+            if let Some(addr) = started_addr(&text) {
+                binary.addr = addr;
+                return binary;
+            }
+            if let Ok(Some(status)) = binary.child.try_wait() {
+                panic!("meridian exited early ({status}):\n{text}");
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "meridian did not start:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends a signal by name (`TERM`, `HUP`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the exit (at most `limit`); panics with the log if it does not come.
+    pub async fn exit_within(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "meridian still running after {limit:?}:\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Its stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The main listener from the JSON startup line.
+fn started_addr(log: &str) -> Option<SocketAddr> {
+    log.lines()
+        .filter(|l| l.contains("meridian started"))
+        .find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            v["fields"]["addr"].as_str()?.parse().ok()
+        })
+}
