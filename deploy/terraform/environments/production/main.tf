@@ -29,16 +29,18 @@ locals {
   registry     = "${local.account_id}.dkr.ecr"
   bucket_names = { for r in local.regions : r => "${local.name}-data-${r}-${local.account_id}" }
 
-  # The application reaches the database through the global writer endpoint (writes always land on
-  # the current writer, also after a switchover) and the regional reader endpoint; the cache
-  # through the local Global Datastore member.
+  # The application talks to its LOCAL Aurora cluster: in the writer region the cluster endpoint,
+  # in a secondary the reader endpoint, where global write forwarding sends writes on to the
+  # writer. No database connection crosses a region. Cache reads are local; cache writes go to the
+  # Global Datastore primary member (us-east-1), over peering.
   app_environment = {
     for r in local.regions : r => {
-      DATABASE_WRITER_HOST = module.data.global_writer_endpoint
-      DATABASE_READER_HOST = module.data.aurora_endpoints[r]
-      REDIS_HOST           = module.data.cache_endpoints[r]
-      DATA_BUCKET          = local.bucket_names[r]
-      AWS_REGION           = r
+      DATABASE_HOST             = module.data.aurora_endpoints[r]
+      DATABASE_WRITE_FORWARDING = r == "us-east-1" ? "false" : "true"
+      REDIS_READ_HOST           = module.data.cache_endpoints[r]
+      REDIS_WRITE_HOST          = module.data.cache_endpoints["us-east-1"]
+      DATA_BUCKET               = local.bucket_names[r]
+      AWS_REGION                = r
     }
   }
 }

@@ -2,7 +2,8 @@
 #   internet --443/80--> public ALB --8080--> tasks
 #   sibling VPCs --443--> internal ALB --8080--> tasks
 #   tasks --443--> VPC endpoints, S3 (gateway), sibling internal ALBs
-#   tasks --5432--> Aurora, --6379--> ElastiCache
+#   tasks --5432--> Aurora (local; secondaries forward writes), --6379--> ElastiCache (local reads,
+#   primary member for writes, possibly in a sibling region)
 
 resource "aws_security_group" "alb" {
   name        = "${local.prefix}-alb"
@@ -133,6 +134,17 @@ resource "aws_vpc_security_group_egress_rule" "tasks_to_cache" {
   referenced_security_group_id = aws_security_group.cache.id
 }
 
+# Global Datastore secondaries are read-only: cache writes from this region go to the primary
+# member in the writer region, over peering.
+resource "aws_vpc_security_group_egress_rule" "tasks_to_sibling_cache" {
+  security_group_id = aws_security_group.tasks.id
+  description       = "Redis writes to the Global Datastore primary in a sibling region"
+  ip_protocol       = "tcp"
+  from_port         = 6379
+  to_port           = 6379
+  prefix_list_id    = aws_ec2_managed_prefix_list.siblings.id
+}
+
 # The data tier's groups live here so the task group can name them; the data module attaches them.
 resource "aws_security_group" "db" {
   name        = "${local.prefix}-db"
@@ -148,6 +160,15 @@ resource "aws_vpc_security_group_ingress_rule" "db_from_tasks" {
   from_port                    = 5432
   to_port                      = 5432
   referenced_security_group_id = aws_security_group.tasks.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "cache_from_siblings" {
+  security_group_id = aws_security_group.cache.id
+  description       = "Redis writes from sibling regions' tasks (this member may be the Global Datastore primary)"
+  ip_protocol       = "tcp"
+  from_port         = 6379
+  to_port           = 6379
+  prefix_list_id    = aws_ec2_managed_prefix_list.siblings.id
 }
 
 resource "aws_security_group" "cache" {
