@@ -189,3 +189,28 @@ pub async fn start_server(builder: &ProxyBuilder) -> Server {
     .await;
     server
 }
+
+/// Starts Meridian (no reload source) from config text, e.g. a rendered builder edited by the
+/// test; waits until every endpoint has been probed once.
+pub async fn start_text(text: &str) -> Server {
+    let settings = meridian::config::parse_and_validate("test.toml", text)
+        .unwrap_or_else(|e| panic!("test config invalid: {e}\n{text}"));
+    let server = Server::start(settings).await.expect("meridian starts");
+    wait_probed(&server).await;
+    server
+}
+
+async fn wait_probed(server: &Server) {
+    let runtime = server.runtime().clone();
+    eventually(Duration::from_secs(5), "every endpoint probed once", || {
+        let runtime = runtime.clone();
+        async move {
+            runtime
+                .snapshot()
+                .all_endpoints()
+                .iter()
+                .all(|e| e.health.is_probed())
+        }
+    })
+    .await;
+}
