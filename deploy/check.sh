@@ -107,6 +107,32 @@ RC
         tail -n 20 "$work/init.log" | sed 's/^/      /'
     fi
     unset TF_DATA_DIR
+
+    # The rendered Meridian config must pass Meridian's own validator (config/example.toml is the
+    # contract; unknown keys are errors). Needs a built binary; skipped without one.
+    meridian_bin=""
+    for candidate in "$root/target/release/meridian" "$root/target/debug/meridian" "$(command -v meridian || true)"; do
+        if [ -n "$candidate" ] && [ -x "$candidate" ]; then meridian_bin="$candidate"; break; fi
+    done
+    if [ -z "$meridian_bin" ]; then
+        echo "SKIP  meridian check of the rendered config: no meridian binary (cargo build first)"
+    else
+        mkdir -p "$work/render"
+        cat >"$work/render/main.tf" <<TF
+output "config" {
+  value = templatefile("$tf_src/modules/region/templates/meridian.toml.tftpl", {
+    local_region = "eu-west-1", app_port = 3000, drain = 15, grace = 30,
+    siblings = [{ name = "us-east-1", host = "ingress.us-east-1.example.com" },
+                { name = "ap-southeast-1", host = "ingress.ap-southeast-1.example.com" }]
+  })
+}
+TF
+        run "meridian check of the Terraform-rendered config" "$work/render.log" sh -c '
+            cd "$1" && TF_DATA_DIR="$1/.tf" "$2" init -input=false >/dev/null &&
+            TF_DATA_DIR="$1/.tf" "$2" apply -auto-approve -input=false >/dev/null &&
+            TF_DATA_DIR="$1/.tf" "$2" output -raw config >meridian.toml &&
+            MERIDIAN_FORWARD_SECRET=check "$3" check --config meridian.toml' sh "$work/render" "$tf" "$meridian_bin"
+    fi
 fi
 
 # No NAT gateway anywhere: the design reaches AWS APIs through VPC endpoints and siblings through
