@@ -328,8 +328,16 @@ impl Validator<'_> {
         let mut seen = HashSet::new();
         for r in f.regions.get_ref() {
             let name = r.name.get_ref().trim().to_string();
-            if name.is_empty() {
-                return Err(self.at(&r.name, "region name must not be empty"));
+            // Names travel in headers (x-meridian-region, the forwarding mark) and metric labels.
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(self.at(
+                    &r.name,
+                    "region name must be non-empty ASCII letters, digits, '-', '_' or '.'",
+                ));
             }
             if !seen.insert(name.clone()) {
                 return Err(self.at(&r.name, format!("region {name:?} is listed twice")));
@@ -731,6 +739,41 @@ mod tests {
         assert_eq!(e.host, "::1");
         assert!(parse_endpoint("ftp://x").is_err());
         assert!(parse_endpoint("http://x/path").is_err());
+    }
+
+    fn check(extra_region: &str, extra: &str) -> Result<Settings, ConfigError> {
+        let text = format!(
+            "[server]\nlocal_region = \"a\"\n[[regions]]\nname = \"a\"\nendpoints = [\"127.0.0.1:1\"]\n{extra_region}\n{extra}\n[[routes]]\nname = \"r\"\n"
+        );
+        parse_and_validate("t.toml", &text)
+    }
+
+    #[test]
+    fn impossible_values_are_errors_with_positions() {
+        assert!(check("", "").is_ok());
+        let dup = check(
+            "[[regions]]\nname = \"a\"\nendpoints = [\"127.0.0.1:2\"]",
+            "",
+        )
+        .unwrap_err();
+        assert!(
+            dup.to_string()
+                .starts_with("t.toml:7:8: region \"a\" is listed twice"),
+            "{dup}"
+        );
+        let bad = check(
+            "[[regions]]\nname = \"b c\"\nendpoints = [\"127.0.0.1:2\"]",
+            "",
+        )
+        .unwrap_err();
+        assert!(bad.to_string().contains("region name must be"), "{bad}");
+        let deadline = check("", "[timeouts]\nper_try = \"5s\"\nrequest = \"1s\"").unwrap_err();
+        assert!(
+            deadline
+                .to_string()
+                .contains("shorter than the per-try timeout"),
+            "{deadline}"
+        );
     }
 
     #[test]

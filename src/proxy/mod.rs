@@ -150,6 +150,9 @@ impl Proxy {
             .unwrap_or("none")
             .to_string();
         count_request(&route_name, &region, resp.status());
+        tracing::debug!(request_id = ?resp.headers().get(&REQUEST_ID), route = %route_name,
+            region = %region, status = resp.status().as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
         metrics::histogram!("meridian_request_duration_seconds", "route" => route_name, "region" => region)
             .record(started.elapsed().as_secs_f64());
         resp
