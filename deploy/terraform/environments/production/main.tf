@@ -32,13 +32,14 @@ locals {
   # The application talks to its LOCAL Aurora cluster: in the writer region the cluster endpoint,
   # in a secondary the reader endpoint, where global write forwarding sends writes on to the
   # writer. No database connection crosses a region. Cache reads are local; cache writes go to the
-  # Global Datastore primary member (us-east-1), over peering.
+  # Global Datastore primary member, over peering. After a database or cache failover, set
+  # aurora_writer_region / cache_primary_region and apply (docs/runbook.md).
   app_environment = {
     for r in local.regions : r => {
-      DATABASE_HOST             = module.data.aurora_endpoints[r]
-      DATABASE_WRITE_FORWARDING = r == "us-east-1" ? "false" : "true"
+      DATABASE_HOST             = r == var.aurora_writer_region ? module.data.aurora_cluster_endpoints[r] : module.data.aurora_reader_endpoints[r]
+      DATABASE_WRITE_FORWARDING = r == var.aurora_writer_region ? "false" : "true"
       REDIS_READ_HOST           = module.data.cache_endpoints[r]
-      REDIS_WRITE_HOST          = module.data.cache_endpoints["us-east-1"]
+      REDIS_WRITE_HOST          = module.data.cache_endpoints[var.cache_primary_region]
       DATA_BUCKET               = local.bucket_names[r]
       AWS_REGION                = r
     }

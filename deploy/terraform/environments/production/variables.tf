@@ -65,3 +65,15 @@ variable "aurora_master_password_version" {
   type        = number
   default     = 1
 }
+
+variable "aurora_writer_region" {
+  description = "Region whose Aurora cluster is currently the global writer. Terraform creates it in us-east-1; after a switchover or failover set this to the new writer's region (docs/runbook.md) so the apps there stop expecting write forwarding."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "cache_primary_region" {
+  description = "Region of the ElastiCache Global Datastore primary member, where cache writes go. Set after failover-global-replication-group (docs/runbook.md)."
+  type        = string
+  default     = "us-east-1"
+}

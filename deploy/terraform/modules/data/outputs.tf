@@ -31,10 +31,19 @@ output "aurora_cluster_ids" {
   }
 }
 
-output "aurora_endpoints" {
-  description = "Aurora regional cluster (reader/writer) endpoints keyed by region name."
+output "aurora_cluster_endpoints" {
+  description = "Aurora cluster (writer) endpoints keyed by region name; only the current writer's accepts writes."
   value = {
     (var.regions["primary"].region)     = aws_rds_cluster.primary.endpoint
+    (var.regions["secondary_1"].region) = aws_rds_cluster.secondary_1.endpoint
+    (var.regions["secondary_2"].region) = aws_rds_cluster.secondary_2.endpoint
+  }
+}
+
+output "aurora_reader_endpoints" {
+  description = "Aurora reader endpoints keyed by region name; in a secondary, writes sent here are forwarded to the writer."
+  value = {
+    (var.regions["primary"].region)     = aws_rds_cluster.primary.reader_endpoint
     (var.regions["secondary_1"].region) = aws_rds_cluster.secondary_1.reader_endpoint
     (var.regions["secondary_2"].region) = aws_rds_cluster.secondary_2.reader_endpoint
   }
