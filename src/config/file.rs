@@ -261,6 +261,9 @@ pub struct DnsFile {
     /// Retry period after a failed resolution (the last good addresses stay in use).
     #[serde(with = "humantime_serde")]
     pub error_retry: Duration,
+    /// Time limit of one query to one name server (two attempts are made).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
 }
 
 impl Default for DnsFile {
@@ -270,6 +273,7 @@ impl Default for DnsFile {
             min_ttl: Duration::from_secs(5),
             max_ttl: Duration::from_secs(300),
             error_retry: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
         }
     }
 }

@@ -73,6 +73,13 @@ pub struct Reloader {
     etag: Option<HeaderValue>,
     /// Failures so far.
     failures: u64,
+    /// SIGHUP stream, installed at construction so an early SIGHUP never hits the default
+    /// action (which would terminate the process).
+    hangup: Option<tokio::signal::unix::Signal>,
+    /// File-change ticks from the watcher.
+    file_events: mpsc::Receiver<()>,
+    /// Keeps the directory watch alive; None for URL sources or when watching failed.
+    _watcher: Option<notify::RecommendedWatcher>,
 }
 
 impl Reloader {
@@ -83,6 +90,14 @@ impl Reloader {
         poll_interval: Duration,
     ) -> (Self, ReloadHandle) {
         let (tx, requests) = mpsc::channel(8);
+        let (file_tx, file_events) = mpsc::channel::<()>(16);
+        let watcher = match &source {
+            ConfigSource::File(path) => watch_file(path, file_tx),
+            ConfigSource::Url(_) => None,
+        };
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| tracing::warn!(error = %e, "cannot install the SIGHUP handler"))
+            .ok();
         let reloader = Self {
             runtime,
             source,
@@ -90,22 +105,29 @@ impl Reloader {
             requests,
             etag: None,
             failures: 0,
+            hangup,
+            file_events,
+            _watcher: watcher,
         };
         (reloader, ReloadHandle { tx })
     }
 
     /// Runs until shutdown.
     pub async fn run(mut self) {
-        let (file_tx, mut file_events) = mpsc::channel::<()>(16);
-        // The watcher must live as long as the loop; dropping it stops the events.
-        let _watcher = match &self.source {
-            ConfigSource::File(path) => watch_file(path, file_tx),
-            ConfigSource::Url(_) => None,
-        };
-        let mut hangup =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         let mut poll = tokio::time::interval(self.poll_interval);
         poll.tick().await;
+        // The file may have changed between the first read and the watch being set up.
+        if matches!(self.source, ConfigSource::File(_)) {
+            match self.try_reload().await {
+                Ok((ReloadOutcome::Unchanged, _)) => {}
+                Ok((outcome, snapshot)) => {
+                    self.record(outcome, snapshot);
+                }
+                Err(error) => {
+                    self.record_failure(error);
+                }
+            }
+        }
         let shutdown = self.runtime.shutdown.clone();
         loop {
             tokio::select! {
@@ -114,12 +136,12 @@ impl Reloader {
                     let outcome = self.reload_once().await;
                     let _ = reply.send(outcome);
                 }
-                Some(()) = file_events.recv() => {
+                Some(()) = self.file_events.recv() => {
                     // Debounce: wait until the events stop for a moment.
-                    while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, file_events.recv()).await {}
+                    while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, self.file_events.recv()).await {}
                     self.reload_once().await;
                 }
-                Some(()) = recv_signal(&mut hangup) => {
+                Some(()) = recv_signal(&mut self.hangup) => {
                     tracing::info!("SIGHUP: reloading config");
                     self.reload_once().await;
                 }
@@ -132,14 +154,20 @@ impl Reloader {
 
     /// One reload attempt: fetch, validate, build, swap. Never leaves a half-applied state.
     pub async fn reload_once(&mut self) -> ReloadOutcome {
-        let outcome = match self.try_reload().await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                self.failures += 1;
-                tracing::error!(%error, "config reload failed; keeping the active config");
-                ReloadOutcome::Failed { error }
-            }
-        };
+        match self.try_reload().await {
+            Ok((outcome, snapshot)) => self.record(outcome, snapshot),
+            Err(error) => self.record_failure(error),
+        }
+    }
+
+    fn record_failure(&mut self, error: String) -> ReloadOutcome {
+        self.failures += 1;
+        tracing::error!(%error, "config reload failed; keeping the active config");
+        self.record(ReloadOutcome::Failed { error }, None)
+    }
+
+    /// Logs, counts and publishes an outcome, then stores the new snapshot if there is one.
+    fn record(&mut self, outcome: ReloadOutcome, snapshot: Option<Snapshot>) -> ReloadOutcome {
         let result = match &outcome {
             ReloadOutcome::Applied { version } => {
                 tracing::info!(%version, source = %self.source.describe(), "config reloaded");
@@ -149,28 +177,32 @@ impl Reloader {
             ReloadOutcome::Failed { .. } => "failed",
         };
         metrics::counter!("meridian_config_reloads_total", "result" => result).increment(1);
+        // Status first, then the snapshot: a reader that sees the new version also sees why.
         self.runtime.set_reload_status(ReloadStatus {
             at: SystemTime::now(),
             outcome: outcome.clone(),
             failures: self.failures,
         });
+        if let Some(snapshot) = snapshot {
+            self.runtime.store(snapshot);
+        }
         outcome
     }
 
-    async fn try_reload(&mut self) -> Result<ReloadOutcome, String> {
+    async fn try_reload(&mut self) -> Result<(ReloadOutcome, Option<Snapshot>), String> {
         let fetched = self
             .source
             .fetch(self.etag.as_ref(), &self.runtime.tls)
             .await
             .map_err(|e| e.to_string())?;
         let (settings, etag) = match fetched {
-            Fetched::NotModified => return Ok(ReloadOutcome::Unchanged),
+            Fetched::NotModified => return Ok((ReloadOutcome::Unchanged, None)),
             Fetched::Changed(settings, etag) => (*settings, etag),
         };
         let current = self.runtime.snapshot();
         if settings.version == current.settings.version {
             self.etag = etag;
-            return Ok(ReloadOutcome::Unchanged);
+            return Ok((ReloadOutcome::Unchanged, None));
         }
         if settings.listen != current.settings.listen
             || settings.admin_listen != current.settings.admin_listen
@@ -188,9 +220,8 @@ impl Reloader {
         let snapshot = Snapshot::build(settings, Some(&current))
             .await
             .map_err(|e| e.to_string())?;
-        self.runtime.store(snapshot);
         self.etag = etag;
-        Ok(ReloadOutcome::Applied { version })
+        Ok((ReloadOutcome::Applied { version }, Some(snapshot)))
     }
 }
 

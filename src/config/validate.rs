@@ -208,6 +208,8 @@ pub struct DnsSettings {
     pub max_ttl: Duration,
     /// Retry after failure.
     pub error_retry: Duration,
+    /// One query's time limit.
+    pub timeout: Duration,
 }
 
 /// The validated, immutable configuration.
@@ -506,14 +508,15 @@ impl Validator<'_> {
         if d.min_ttl.is_zero() || d.min_ttl > d.max_ttl {
             return Err(self.error(None, "[dns] needs 0 < min_ttl <= max_ttl"));
         }
-        if d.error_retry.is_zero() {
-            return Err(self.error(None, "[dns] error_retry must be positive"));
+        if d.error_retry.is_zero() || d.timeout.is_zero() {
+            return Err(self.error(None, "[dns] error_retry and timeout must be positive"));
         }
         Ok(DnsSettings {
             nameservers,
             min_ttl: d.min_ttl,
             max_ttl: d.max_ttl,
             error_retry: d.error_retry,
+            timeout: d.timeout,
         })
     }
 

@@ -54,7 +54,7 @@ impl Dns {
             TokioResolver::builder_with_config(ResolverConfig::from_name_servers(servers), provider)
         };
         let mut opts = ResolverOpts::default();
-        opts.timeout = Duration::from_secs(2);
+        opts.timeout = settings.timeout;
         opts.attempts = 2;
         // Never cache beyond our own re-resolution bound.
         opts.positive_max_ttl = Some(settings.max_ttl);
