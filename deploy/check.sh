@@ -200,6 +200,9 @@ checkov_step "checkov github_actions" "$work/checkov-gha.json" -d "$work/gha" --
 skips=$(grep -cE '^[[:space:]]*-[[:space:]]+CKV' "$here/checkov.yaml" || true)
 echo "      ($skips check IDs skipped, each with its reason, in deploy/checkov.yaml)"
 
+run "module READMEs match variables.tf/outputs.tf (every input and output described)" "$work/docs.log" \
+    python3 "$here/scripts/module-docs.py" --check
+
 run "bash -n deploy/check.sh deploy/scripts/*.sh" "$work/bashn.log" \
     sh -c 'for f in "$1"/check.sh "$1"/scripts/*.sh; do bash -n "$f" || exit 1; done' sh "$here"
 

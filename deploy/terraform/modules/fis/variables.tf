@@ -15,7 +15,7 @@ variable "ecs_cluster_name" {
 }
 
 variable "ecs_cluster_arn" {
-  description = "ARN of that ECS cluster (scopes the role's ecs:StopTask)."
+  description = "ARN of that ECS cluster (the condition that scopes the role's ecs:ListTasks)."
   type        = string
 }
 
