@@ -10,18 +10,28 @@ FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 
 # 1. Dependencies only. The manifest and lock file change far less often than the sources, so this
-#    layer (the whole crates.io dependency build) stays cached across source edits. Stub every
-#    target the manifest names (src/main.rs, src/lib.rs and any explicit `path = "...rs"`, since cargo
-#    refuses a manifest whose targets are missing), build, then drop the src/ stubs.
+#    layer (the whole crates.io dependency build) stays cached across source edits. Cargo refuses a
+#    manifest whose targets are missing, so stub every target it names: src/main.rs, src/lib.rs,
+#    every explicit `path = "...rs"`, and the inferred file of every [[bench]]/[[test]]/[[example]]/
+#    [[bin]] without a path (benches/<name>.rs and so on). Build, then drop the src/ stubs.
 COPY Cargo.toml Cargo.lock ./
 RUN set -eu; \
-    stubs="src/main.rs src/lib.rs $(sed -n 's/^[[:space:]]*path[[:space:]]*=[[:space:]]*"\([^"]*\.rs\)".*/\1/p' Cargo.toml)"; \
-    for f in $stubs; do mkdir -p "$(dirname "$f")"; echo 'fn main() {}' > "$f"; done; \
+    explicit="$(sed -n 's/^[[:space:]]*path[[:space:]]*=[[:space:]]*"\([^"]*\.rs\)".*/\1/p' Cargo.toml)"; \
+    inferred="$(awk ' \
+      function flush() { if (kind != "" && path == "") { dir = kind == "bench" ? "benches" : kind == "test" ? "tests" : kind == "example" ? "examples" : "src/bin"; print dir "/" name ".rs" } kind = "" } \
+      /^\[\[(bench|test|example|bin)\]\]/ { flush(); kind = $0; gsub(/[][]/, "", kind); name = ""; path = ""; next } \
+      /^\[/ { flush(); next } \
+      kind != "" && /^name[ \t]*=/ { name = $0; sub(/^[^"]*"/, "", name); sub(/".*/, "", name) } \
+      kind != "" && /^path[ \t]*=/ { path = "set" } \
+      END { flush() }' Cargo.toml)"; \
+    for f in src/main.rs src/lib.rs $explicit $inferred; do mkdir -p "$(dirname "$f")"; echo 'fn main() {}' > "$f"; done; \
     cargo build --release --locked; \
     rm -rf src
 
-# 2. The real sources. `touch` makes cargo rebuild the meridian crate even when the copied files
-#    carry older mtimes than the stubs it just compiled.
+# 2. The real sources (and config/, which the binary embeds: the demo configuration is an
+#    include_str!). `touch` makes cargo rebuild the meridian crate even when the copied files carry
+#    older mtimes than the stubs it just compiled.
+COPY config ./config
 COPY src ./src
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --bin meridian \
