@@ -48,7 +48,7 @@ module "monitoring_eu_west_1" {
   target_group_arn_suffix     = module.eu_west_1.target_group_arn_suffix
   task_log_group_name         = module.eu_west_1.task_log_group_name
   s3_replication              = local.s3_replication["eu-west-1"]
-  aurora_secondary_cluster_id = "${local.name}-eu-west-1"
+  aurora_secondary_cluster_id = module.data.aurora_cluster_ids["eu-west-1"]
 }
 
 module "monitoring_ap_southeast_1" {
@@ -63,7 +63,7 @@ module "monitoring_ap_southeast_1" {
   target_group_arn_suffix     = module.ap_southeast_1.target_group_arn_suffix
   task_log_group_name         = module.ap_southeast_1.task_log_group_name
   s3_replication              = local.s3_replication["ap-southeast-1"]
-  aurora_secondary_cluster_id = "${local.name}-ap-southeast-1"
+  aurora_secondary_cluster_id = module.data.aurora_cluster_ids["ap-southeast-1"]
 }
 
 module "fis_us_east_1" {
