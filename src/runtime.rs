@@ -35,6 +35,14 @@ pub enum BuildError {
     Dns(String),
 }
 
+/// Metric handles for one (route, region) pair, registered when the snapshot is built.
+pub struct RouteRegionMetrics {
+    /// `meridian_requests_total{status="200"}`.
+    pub ok: metrics::Counter,
+    /// `meridian_request_duration_seconds`.
+    pub duration: metrics::Histogram,
+}
+
 /// One immutable view of config + topology.
 pub struct Snapshot {
     /// Validated settings.
@@ -47,6 +55,8 @@ pub struct Snapshot {
     pub dns: Arc<Dns>,
     /// Bearer token for mutating admin calls; None = not required.
     pub admin_token: Option<String>,
+    /// Hot-path metric handles, indexed `[route][region]`.
+    pub route_metrics: Vec<Vec<RouteRegionMetrics>>,
     /// When this snapshot was stored.
     pub loaded_at: SystemTime,
 }
@@ -113,7 +123,25 @@ impl Snapshot {
             .clone()
             .or_else(|| std::env::var(&settings.admin_token_env).ok())
             .filter(|t| !t.is_empty());
+        let route_metrics = settings
+            .routes
+            .iter()
+            .map(|route| {
+                settings
+                    .regions
+                    .iter()
+                    .map(|region| RouteRegionMetrics {
+                        ok: metrics::counter!("meridian_requests_total",
+                            "route" => route.name.clone(), "region" => region.name.clone(),
+                            "status" => "200"),
+                        duration: metrics::histogram!("meridian_request_duration_seconds",
+                            "route" => route.name.clone(), "region" => region.name.clone()),
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(Self {
+            route_metrics,
             settings: Arc::new(settings),
             regions,
             forward_key: ForwardKey::new(secret.as_bytes()),

@@ -73,6 +73,8 @@ impl Server {
         source: Option<ConfigSource>,
         poll_interval: Duration,
     ) -> Result<Self, StartError> {
+        // The recorder first: metric handles registered before it exists would be no-ops.
+        crate::admin::metrics::recorder();
         let tls = UpstreamTls::system_roots()?;
         let snapshot = Snapshot::build(settings, None).await?;
         let settings = snapshot.settings.clone();

@@ -16,6 +16,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+/// How often histogram samples are folded into their summaries when nobody scrapes.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The admin HTTP server.
 pub struct Admin {
     /// Bound socket (loopback by default).
@@ -56,12 +59,18 @@ impl Admin {
             reload: self.reload,
             rates: status::Rates::default(),
         });
+        // Histograms keep samples until drained; without a scraper they would grow forever.
+        let mut upkeep = tokio::time::interval(UPKEEP_INTERVAL);
         loop {
             let (stream, _) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(pair) => pair,
                     Err(_) => continue,
                 },
+                _ = upkeep.tick() => {
+                    state.metrics.run_upkeep();
+                    continue;
+                }
                 () = shutdown.cancelled() => return,
             };
             let shared = state.clone();

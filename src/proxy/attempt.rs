@@ -77,7 +77,6 @@ pub async fn attempt(
     let (req, upload_done) = upstream_request(ctx, snapshot, &endpoint, cross_region, streaming);
     let in_flight = endpoint.health.track();
     let started = Instant::now();
-    let region_label = region.name().to_string();
     let mut exchange = std::pin::pin!(region.client.request(req));
     // A streamed body is uploaded at the client's pace: the per-try timer (which judges the
     // origin) starts only once the upload is over, so a slow client cannot make a healthy origin
@@ -102,7 +101,7 @@ pub async fn attempt(
     let result = match result {
         Err(_) => {
             if endpoint.health.mark_suspect() {
-                tracing::warn!(endpoint = %endpoint.label, region = %region_label,
+                tracing::warn!(endpoint = %endpoint.label, region = %region.name(),
                     "per-try timeout: endpoint suspect until its next good probe");
             }
             Err(Failure::Timeout)
@@ -134,8 +133,13 @@ pub async fn attempt(
         }
     };
     drop(in_flight);
-    metrics::counter!("meridian_upstream_attempts_total", "region" => region_label, "outcome" => outcome)
+    if outcome == "ok" {
+        region.attempts_ok.increment(1);
+    } else {
+        metrics::counter!("meridian_upstream_attempts_total",
+            "region" => region.name().to_string(), "outcome" => outcome)
         .increment(1);
+    }
     AttemptOutcome {
         region: region.index,
         endpoint,
@@ -147,9 +151,14 @@ pub async fn attempt(
 /// Counts a passive failure; ejects when the streak crosses the threshold and the cap allows.
 pub fn record_failure(snapshot: &Snapshot, endpoint: &Endpoint) {
     let outlier = &snapshot.settings.outlier;
-    let all = snapshot.all_endpoints();
-    let ejected = all.iter().filter(|e| e.health.is_ejected()).count();
-    let may_eject = (ejected + 1) * 100 <= outlier.max_ejected_percent as usize * all.len();
+    let (mut total, mut ejected) = (0usize, 0usize);
+    for region in &snapshot.regions {
+        for e in region.endpoints().iter() {
+            total += 1;
+            ejected += usize::from(e.health.is_ejected());
+        }
+    }
+    let may_eject = (ejected + 1) * 100 <= outlier.max_ejected_percent as usize * total;
     if let Some(length) = endpoint.health.record_failure(outlier, may_eject) {
         tracing::warn!(endpoint = %endpoint.label, region = %endpoint.region,
             seconds = length.as_secs_f64(), "endpoint ejected by outlier detection");

@@ -105,7 +105,12 @@ impl Proxy {
                 return kind.into_response(&request_id);
             }
         };
-        let route_name = route.name.clone();
+        let route_idx = snapshot
+            .settings
+            .routes
+            .iter()
+            .position(|r| std::ptr::eq(r, route))
+            .unwrap_or(0);
 
         let in_flight = self.runtime.in_flight.fetch_add(1, Relaxed) + 1;
         let _guard = InFlight(&self.runtime);
@@ -126,10 +131,10 @@ impl Proxy {
                 started,
             )
             .await;
-        let mut resp = match result {
-            Ok(resp) => resp,
+        let (mut resp, region_idx) = match result {
+            Ok(served) => served,
             Err(kind) => {
-                count_request(&route_name, "none", kind.status());
+                count_request(&route.name, "none", kind.status());
                 return kind.into_response(&request_id);
             }
         };
@@ -143,18 +148,20 @@ impl Proxy {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        let region = resp
-            .headers()
-            .get(&SERVED_BY)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("none")
-            .to_string();
-        count_request(&route_name, &region, resp.status());
-        tracing::debug!(request_id = ?resp.headers().get(&REQUEST_ID), route = %route_name,
-            region = %region, status = resp.status().as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
-        metrics::histogram!("meridian_request_duration_seconds", "route" => route_name, "region" => region)
-            .record(started.elapsed().as_secs_f64());
+        let region = snapshot.regions[region_idx].name();
+        // Handles for the common case are registered once per snapshot: no label strings or
+        // registry lookups per request.
+        let handles = &snapshot.route_metrics[route_idx][region_idx];
+        if resp.status() == StatusCode::OK {
+            handles.ok.increment(1);
+        } else {
+            count_request(&route.name, region, resp.status());
+        }
+        let elapsed = started.elapsed();
+        handles.duration.record(elapsed.as_secs_f64());
+        tracing::debug!(request_id = ?resp.headers().get(&REQUEST_ID), route = %route.name,
+            region, status = resp.status().as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "request");
         resp
     }
 
@@ -168,7 +175,7 @@ impl Proxy {
         host: String,
         request_id: HeaderValue,
         started: Instant,
-    ) -> Result<Response<ProxyBody>, ErrorKind> {
+    ) -> Result<(Response<ProxyBody>, usize), ErrorKind> {
         let settings = &snapshot.settings;
         let content_length = req
             .headers()
@@ -258,7 +265,10 @@ impl Proxy {
             upgrade::spawn_tunnel(client_upgrade, upstream, self.runtime.shutdown.clone());
             headers::strip_hop_by_hop(&mut resp_parts.headers, true);
             set_meridian_headers(&mut resp_parts.headers, region.name(), served.attempts);
-            return Ok(Response::from_parts(resp_parts, ProxyBody::empty()));
+            return Ok((
+                Response::from_parts(resp_parts, ProxyBody::empty()),
+                served.region,
+            ));
         }
 
         headers::strip_hop_by_hop(&mut resp_parts.headers, false);
@@ -269,12 +279,15 @@ impl Proxy {
                 "from" => settings.local().name.clone(), "to" => region.name().to_string(),
                 "direction" => "response")
         });
-        Ok(Response::from_parts(
-            resp_parts,
-            ProxyBody::Upstream {
-                inner: resp_body,
-                bytes,
-            },
+        Ok((
+            Response::from_parts(
+                resp_parts,
+                ProxyBody::Upstream {
+                    inner: resp_body,
+                    bytes,
+                },
+            ),
+            served.region,
         ))
     }
 }

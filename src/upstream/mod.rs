@@ -39,6 +39,8 @@ pub struct Endpoint {
     pub label: String,
     /// Health state, shared by the checker and the request path.
     pub health: EndpointHealth,
+    /// `addr` as a URI authority, built once (cloning it is a reference-count bump).
+    authority: http::uri::Authority,
 }
 
 impl Endpoint {
@@ -49,18 +51,23 @@ impl Endpoint {
         } else {
             format!("{spec}@{addr}")
         };
+        let authority = addr
+            .to_string()
+            .parse()
+            .expect("a socket address is a valid URI authority");
         Self {
             region: region.to_string(),
             spec,
             addr,
             label,
             health: EndpointHealth::default(),
+            authority,
         }
     }
 
     /// The URI authority the pool keys connections by (the resolved address).
-    pub fn authority(&self) -> String {
-        self.addr.to_string()
+    pub fn authority(&self) -> http::uri::Authority {
+        self.authority.clone()
     }
 
     /// Scheme string for building upstream URIs.
@@ -88,6 +95,8 @@ pub struct Region {
     pub served: AtomicU64,
     /// Requests failed over or hedged to this region.
     pub failovers_in: AtomicU64,
+    /// `meridian_upstream_attempts_total{outcome="ok"}`, registered once.
+    pub attempts_ok: metrics::Counter,
 }
 
 impl std::fmt::Debug for Region {
@@ -110,6 +119,8 @@ impl Region {
         tls: &crate::tls::UpstreamTls,
     ) -> Self {
         let client = build_client(&spec, settings, tls);
+        let attempts_ok = metrics::counter!("meridian_upstream_attempts_total",
+            "region" => spec.name.clone(), "outcome" => "ok");
         Self {
             index,
             spec,
@@ -118,6 +129,7 @@ impl Region {
             cursor: AtomicUsize::new(0),
             served: AtomicU64::new(0),
             failovers_in: AtomicU64::new(0),
+            attempts_ok,
         }
     }
 
