@@ -246,3 +246,45 @@ impl Runtime {
             .any(|e| e.health.is_probed() && e.health.is_up())
     }
 }
+
+/// Keeps one task per key running for as long as the key is wanted: on every topology change
+/// `wanted` is asked again, tasks of new keys are started with `start`, tasks of keys that are
+/// gone are aborted, and `synced` hears the task count. Returns on shutdown, after every task
+/// has ended. The value stored beside each key (e.g. the endpoint `Arc`) lives as long as its task.
+pub async fn supervise_per_key<K, V, Fut>(
+    runtime: &Runtime,
+    mut wanted: impl FnMut(&Snapshot) -> Vec<(K, V)>,
+    mut start: impl FnMut(&V) -> Fut,
+    mut synced: impl FnMut(usize),
+) where
+    K: std::hash::Hash + Eq,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut topology = runtime.watch_topology();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut running: HashMap<K, (V, tokio::task::AbortHandle)> = HashMap::new();
+    loop {
+        let current: HashMap<K, V> = wanted(&runtime.snapshot()).into_iter().collect();
+        running.retain(|key, (_, handle)| {
+            let keep = current.contains_key(key);
+            if !keep {
+                handle.abort();
+            }
+            keep
+        });
+        for (key, value) in current {
+            if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(key) {
+                let handle = tasks.spawn(start(&value));
+                slot.insert((value, handle));
+            }
+        }
+        synced(running.len());
+        tokio::select! {
+            changed = topology.changed() => if changed.is_err() { break },
+            () = runtime.shutdown.cancelled() => break,
+            // Reap finished (aborted) tasks so the set does not grow.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    }
+    tasks.shutdown().await;
+}

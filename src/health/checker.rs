@@ -5,14 +5,12 @@
 //! equals the endpoint count. Endpoints that survive a reload keep their task and their state.
 
 use super::{ProbeOutcome, Transition};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, supervise_per_key};
 use crate::upstream::{Endpoint, ReplayBody};
 use http::{HeaderValue, Request, Uri, header};
 use http_body_util::BodyExt;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::task::{AbortHandle, JoinSet};
 
 /// Largest probe response body read (and discarded) so the pooled connection can be reused.
 const MAX_PROBE_BODY: usize = 64 * 1024;
@@ -31,37 +29,21 @@ impl HealthChecker {
 
     /// Runs until shutdown, resyncing probe tasks on every topology change.
     pub async fn run(self) {
-        let mut topology = self.runtime.watch_topology();
-        let mut tasks = JoinSet::new();
-        let mut probes: HashMap<usize, (Arc<Endpoint>, AbortHandle)> = HashMap::new();
-        loop {
-            let endpoints = self.runtime.snapshot().all_endpoints();
-            let current: HashMap<usize, Arc<Endpoint>> = endpoints
-                .into_iter()
-                .map(|e| (Arc::as_ptr(&e) as usize, e))
-                .collect();
-            probes.retain(|key, (_, handle)| {
-                let keep = current.contains_key(key);
-                if !keep {
-                    handle.abort();
-                }
-                keep
-            });
-            for (key, endpoint) in current {
-                probes.entry(key).or_insert_with(|| {
-                    let handle = tasks.spawn(probe_loop(self.runtime.clone(), endpoint.clone()));
-                    (endpoint, handle)
-                });
-            }
-            metrics::gauge!("meridian_health_probe_tasks").set(probes.len() as f64);
-            tokio::select! {
-                changed = topology.changed() => if changed.is_err() { break },
-                () = self.runtime.shutdown.cancelled() => break,
-                // Reap finished (aborted) tasks so the set does not grow.
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            }
-        }
-        tasks.shutdown().await;
+        let runtime = self.runtime.clone();
+        supervise_per_key(
+            &self.runtime,
+            // Keyed by identity: an endpoint that survives a reload keeps its task and state.
+            |snapshot| {
+                snapshot
+                    .all_endpoints()
+                    .into_iter()
+                    .map(|e| (Arc::as_ptr(&e) as usize, e))
+                    .collect()
+            },
+            |endpoint| probe_loop(runtime.clone(), endpoint.clone()),
+            |count| metrics::gauge!("meridian_health_probe_tasks").set(count as f64),
+        )
+        .await;
     }
 }
 

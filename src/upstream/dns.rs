@@ -6,16 +6,14 @@
 //! in flight finish, and its idle pooled connections close with the pool's idle timeout.
 
 use crate::config::{DnsSettings, EndpointSpec};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, supervise_per_key};
 use crate::upstream::Endpoint;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::task::{AbortHandle, JoinSet};
 
 /// A resolver built from `[dns]`.
 pub struct Dns {
@@ -115,44 +113,23 @@ impl DnsDiscovery {
 
     /// Runs until shutdown, starting and stopping per-name tasks as the config changes.
     pub async fn run(self) {
-        let mut topology = self.runtime.watch_topology();
-        let mut tasks = JoinSet::new();
-        let mut running: HashMap<(String, EndpointSpec), AbortHandle> = HashMap::new();
-        loop {
-            let snapshot = self.runtime.snapshot();
-            let wanted: Vec<(String, EndpointSpec)> = snapshot
-                .regions
-                .iter()
-                .flat_map(|r| {
-                    r.spec
-                        .endpoints
-                        .iter()
-                        .filter(|e| is_name(e))
-                        .map(|e| (r.name().to_string(), e.clone()))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            running.retain(|key, handle| {
-                let keep = wanted.contains(key);
-                if !keep {
-                    handle.abort();
+        let runtime = self.runtime.clone();
+        supervise_per_key(
+            &self.runtime,
+            |snapshot| {
+                let mut wanted = Vec::new();
+                for r in &snapshot.regions {
+                    for spec in r.spec.endpoints.iter().filter(|e| is_name(e)) {
+                        let key = (r.name().to_string(), spec.clone());
+                        wanted.push((key.clone(), key));
+                    }
                 }
-                keep
-            });
-            for key in wanted {
-                if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(key) {
-                    let (region, spec) = slot.key().clone();
-                    slot.insert(tasks.spawn(refresh_loop(self.runtime.clone(), region, spec)));
-                }
-            }
-            drop(snapshot);
-            tokio::select! {
-                changed = topology.changed() => if changed.is_err() { break },
-                () = self.runtime.shutdown.cancelled() => break,
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            }
-        }
-        tasks.shutdown().await;
+                wanted
+            },
+            |(region, spec)| refresh_loop(runtime.clone(), region.clone(), spec.clone()),
+            |_| {},
+        )
+        .await;
     }
 }
 
