@@ -14,14 +14,6 @@ use support::{
     raw_exchange,
 };
 
-async fn three_origins() -> [TestOrigin; 3] {
-    [
-        TestOrigin::new("us-east-1").start().await,
-        TestOrigin::new("eu-west-1").start().await,
-        TestOrigin::new("ap-southeast-1").start().await,
-    ]
-}
-
 /// `chunks` chunks of `size` bytes, `gap` apart, without Content-Length (chunked).
 fn slow_body(chunks: usize, size: usize, gap: Duration) -> BoxBody {
     let chunk = Bytes::from(vec![b'x'; size]);
@@ -41,11 +33,9 @@ fn slow_body(chunks: usize, size: usize, gap: Duration) -> BoxBody {
 #[tokio::test]
 async fn slow_client_upload_does_not_time_out_or_make_the_origin_suspect() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .set("timeouts.per_try", "\"500ms\"")
             .start()
             .await;
@@ -73,11 +63,9 @@ async fn slow_client_upload_does_not_time_out_or_make_the_origin_suspect() {
 #[tokio::test]
 async fn large_post_whose_connect_was_refused_is_retried() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .start()
             .await;
         local.set_mode(Mode::Down);
@@ -105,11 +93,9 @@ async fn large_post_whose_connect_was_refused_is_retried() {
 #[tokio::test]
 async fn chunked_post_with_idempotency_key_is_replayed_whole() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .start()
             .await;
         local.set_mode(Mode::Status(503));
@@ -132,11 +118,9 @@ async fn chunked_post_with_idempotency_key_is_replayed_whole() {
 #[tokio::test]
 async fn every_region_failing_probes_still_serves_fail_open() {
     bounded(async {
-        let origins = three_origins().await;
+        let origins = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&origins[0])
-            .origin(&origins[1])
-            .origin(&origins[2])
+            .origins(&[&origins[0], &origins[1], &origins[2]])
             .set("health.interval", "\"50ms\"")
             .set("health.fall", "1")
             .start()
@@ -169,7 +153,7 @@ async fn every_region_failing_probes_still_serves_fail_open() {
 #[tokio::test]
 async fn every_x_forwarded_for_line_is_kept() {
     bounded(async {
-        let [local, eu, _ap] = three_origins().await;
+        let [local, eu, _ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
             .origin(&local)
             .origin(&eu)

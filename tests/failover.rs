@@ -9,15 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use support::{Mode, TestClient, TestOrigin, TestProxy, bounded, eventually, metric, request};
 
-/// Three origins named after the usual regions; the first is local.
-async fn three_origins() -> [TestOrigin; 3] {
-    [
-        TestOrigin::new("us-east-1").start().await,
-        TestOrigin::new("eu-west-1").start().await,
-        TestOrigin::new("ap-southeast-1").start().await,
-    ]
-}
-
 /// Waits until connections to `origin` are refused, so "after the kill" means something.
 async fn kill(origin: &TestOrigin) {
     origin.set_mode(Mode::Down);
@@ -33,11 +24,9 @@ async fn kill(origin: &TestOrigin) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_origin_killed_under_load_loses_no_request() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .set("health.interval", "\"100ms\"")
             .start()
             .await;
@@ -101,11 +90,9 @@ async fn local_origin_killed_under_load_loses_no_request() {
 #[tokio::test]
 async fn hanging_local_without_hedging_fails_over_after_per_try_then_is_skipped() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .set("retry.hedge", "false")
             .set("timeouts.per_try", "\"300ms\"")
             .start()
@@ -150,11 +137,9 @@ async fn hanging_local_without_hedging_fails_over_after_per_try_then_is_skipped(
 #[tokio::test]
 async fn hanging_local_with_hedging_is_answered_quickly_by_the_hedge() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .set("retry.hedge", "true")
             .set("retry.hedge_delay", "\"auto\"")
             .set("timeouts.per_try", "\"3s\"")
@@ -187,11 +172,9 @@ async fn hanging_local_with_hedging_is_answered_quickly_by_the_hedge() {
 #[tokio::test]
 async fn configured_5xx_fails_over_and_other_5xx_pass_through() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .start()
             .await;
         let client = TestClient::new();
@@ -220,11 +203,9 @@ async fn configured_5xx_fails_over_and_other_5xx_pass_through() {
 #[tokio::test]
 async fn post_that_reached_the_origin_is_not_retried() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .set("timeouts.per_try", "\"300ms\"")
             .start()
             .await;
@@ -250,11 +231,9 @@ async fn post_that_reached_the_origin_is_not_retried() {
 #[tokio::test]
 async fn post_with_idempotency_key_is_retried() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .set("timeouts.per_try", "\"300ms\"")
             .start()
             .await;
@@ -283,11 +262,9 @@ async fn post_with_idempotency_key_is_retried() {
 #[tokio::test]
 async fn post_whose_connect_was_refused_is_retried() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .start()
             .await;
         let client = TestClient::new();
@@ -313,9 +290,7 @@ async fn retry_budget_caps_retries_during_a_total_outage() {
         ];
         let (ratio, floor, window) = (0.1, 1.0, 10.0);
         let proxy = TestProxy::builder()
-            .origin(&origins[0])
-            .origin(&origins[1])
-            .origin(&origins[2])
+            .origins(&[&origins[0], &origins[1], &origins[2]])
             .set("retry.hedge", "false")
             .set("retry.budget_ratio", &ratio.to_string())
             .set("retry.budget_min_per_sec", "1")
@@ -366,11 +341,9 @@ async fn retry_budget_caps_retries_during_a_total_outage() {
 #[tokio::test]
 async fn all_regions_down_is_a_prompt_502_with_a_json_body() {
     bounded(async {
-        let origins = three_origins().await;
+        let origins = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&origins[0])
-            .origin(&origins[1])
-            .origin(&origins[2])
+            .origins(&[&origins[0], &origins[1], &origins[2]])
             .start()
             .await;
         for o in &origins {
@@ -397,11 +370,9 @@ async fn all_regions_down_is_a_prompt_502_with_a_json_body() {
 #[tokio::test]
 async fn max_in_flight_exceeded_is_503_with_retry_after() {
     bounded(async {
-        let [local, eu, ap] = three_origins().await;
+        let [local, eu, ap] = TestOrigin::three().await;
         let proxy = TestProxy::builder()
-            .origin(&local)
-            .origin(&eu)
-            .origin(&ap)
+            .origins(&[&local, &eu, &ap])
             .set("retry.hedge", "false")
             .set("limits.max_in_flight", "2")
             .set("timeouts.per_try", "\"5s\"")

@@ -120,6 +120,15 @@ impl OriginBuilder {
 // === impl TestOrigin ===
 
 impl TestOrigin {
+    /// One origin per region of the standard three, local (us-east-1) first.
+    pub async fn three() -> [TestOrigin; 3] {
+        [
+            TestOrigin::new("us-east-1").start().await,
+            TestOrigin::new("eu-west-1").start().await,
+            TestOrigin::new("ap-southeast-1").start().await,
+        ]
+    }
+
     /// An origin for `region`, serving by default.
     #[allow(clippy::new_ret_no_self)]
     pub fn new(region: &str) -> OriginBuilder {

@@ -87,6 +87,11 @@ impl ProxyBuilder {
         self.region(&name, &[origin.addr()], &[])
     }
 
+    /// Adds one region per origin, in order (the first is local unless `local` says).
+    pub fn origins(self, origins: &[&TestOrigin]) -> Self {
+        origins.iter().fold(self, |b, o| b.origin(o))
+    }
+
     /// Adds a region with explicit endpoints and extra keys, e.g. `("protocol", "\"h2\"")`.
     pub fn region(mut self, name: &str, addrs: &[SocketAddr], extra: &[(&str, &str)]) -> Self {
         self.regions.push(RegionEntry {
