@@ -80,14 +80,17 @@ RC
     find "$work/tf" -name .terraform -type d -prune -exec rm -rf {} +
 
     # Modules with a single provider validate on their own; data and peering take provider
-    # aliases and are validated through the environment.
-    for mod in "$work"/tf/modules/*/; do
-        name="$(basename "$mod")"
+    # aliases and are validated through the environment. Per-region sub-modules nested in a module
+    # (data/bucket, data/cluster) have a single provider and validate on their own too.
+    for mod in "$work"/tf/modules/*/ "$work"/tf/modules/*/*/; do
+        [ -f "$mod/versions.tf" ] || continue
+        name="${mod#"$work"/tf/modules/}"
+        name="${name%/}"
         if grep -q configuration_aliases "$mod/versions.tf"; then
             continue
         fi
-        run "terraform validate modules/$name" "$work/validate-$name.log" \
-            env TF_DATA_DIR="$work/data-$name" sh -c \
+        run "terraform validate modules/$name" "$work/validate-${name//\//-}.log" \
+            env TF_DATA_DIR="$work/data-${name//\//-}" sh -c \
             "'$tf' -chdir='$mod' init -backend=false -input=false && '$tf' -chdir='$mod' validate"
     done
 

@@ -44,16 +44,18 @@ def generated(module: pathlib.Path) -> str:
 def main() -> int:
     check = "--check" in sys.argv
     stale = []
-    for module in sorted(p for p in MODULES.iterdir() if p.is_dir()):
+    # Every module, including per-region sub-modules nested in a module (e.g. data/bucket).
+    for module in sorted(p.parent for p in MODULES.rglob("variables.tf") if ".terraform" not in p.parts):
+        name = module.relative_to(MODULES).as_posix()
         readme = module / "README.md"
-        head = readme.read_text().split("## Inputs", 1)[0] if readme.exists() else f"# {module.name}\n\n"
+        head = readme.read_text().split("## Inputs", 1)[0] if readme.exists() else f"# {name}\n\n"
         want = head.rstrip("\n") + "\n\n" + generated(module)
         if "**missing description**" in want:
-            print(f"{module.name}: a variable or output has no description")
-            stale.append(module.name)
+            print(f"{name}: a variable or output has no description")
+            stale.append(name)
         if check:
             if not readme.exists() or readme.read_text() != want:
-                stale.append(module.name)
+                stale.append(name)
         else:
             readme.write_text(want)
     if check and stale:
