@@ -18,6 +18,9 @@ struct Cli {
     /// Log format: text or json (overrides the config file's [log] format).
     #[arg(long, global = true, env = "MERIDIAN_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Worker threads (default: TOKIO_WORKER_THREADS, else the CPUs available).
+    #[arg(long, global = true, env = "MERIDIAN_WORKERS")]
+    workers: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -95,7 +98,16 @@ fn main() -> ExitCode {
             }
         },
         command => {
+            // Fargate tasks are small: size the worker pool to the task's vCPUs (or --workers).
+            let workers = cli
+                .workers
+                .or_else(|| std::env::var("TOKIO_WORKER_THREADS").ok()?.parse().ok())
+                .unwrap_or_else(|| {
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+                })
+                .max(1);
             let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
                 .enable_all()
                 .build();
             let result = runtime
