@@ -85,11 +85,11 @@ output "replication_rules" {
   description = "Every S3 replication rule: source region, rule ID, destination, RTC status and minutes, metrics status."
   value = flatten([
     for k, cfg in {
-      primary     = aws_s3_bucket_replication_configuration.primary
-      secondary_1 = aws_s3_bucket_replication_configuration.secondary_1
-      secondary_2 = aws_s3_bucket_replication_configuration.secondary_2
+      primary     = module.bucket_primary.replication_rules
+      secondary_1 = module.bucket_secondary_1.replication_rules
+      secondary_2 = module.bucket_secondary_2.replication_rules
       } : [
-      for r in cfg.rule : {
+      for r in cfg : {
         source_region   = var.regions[k].region
         id              = r.id
         destination     = r.destination[0].bucket
