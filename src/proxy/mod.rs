@@ -264,7 +264,7 @@ impl Proxy {
             let upstream = Response::from_parts(resp_parts.clone(), resp_body);
             upgrade::spawn_tunnel(client_upgrade, upstream, self.runtime.shutdown.clone());
             headers::strip_hop_by_hop(&mut resp_parts.headers, true);
-            set_meridian_headers(&mut resp_parts.headers, region.name(), served.attempts);
+            set_meridian_headers(&mut resp_parts.headers, region, served.attempts);
             return Ok((
                 Response::from_parts(resp_parts, ProxyBody::empty()),
                 served.region,
@@ -272,7 +272,7 @@ impl Proxy {
         }
 
         headers::strip_hop_by_hop(&mut resp_parts.headers, false);
-        set_meridian_headers(&mut resp_parts.headers, region.name(), served.attempts);
+        set_meridian_headers(&mut resp_parts.headers, region, served.attempts);
         let cross_region = served.region != settings.local_region;
         let bytes = cross_region.then(|| {
             metrics::counter!("meridian_cross_region_bytes_total",
@@ -337,11 +337,15 @@ fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-fn set_meridian_headers(h: &mut HeaderMap, region: &str, attempts: u32) {
-    if let Ok(v) = HeaderValue::from_str(region) {
-        h.insert(SERVED_BY, v);
-    }
-    h.insert(ATTEMPTS, HeaderValue::from(attempts));
+fn set_meridian_headers(h: &mut HeaderMap, region: &crate::upstream::Region, attempts: u32) {
+    h.insert(SERVED_BY, region.name_header.clone());
+    let attempts = match attempts {
+        1 => HeaderValue::from_static("1"),
+        2 => HeaderValue::from_static("2"),
+        3 => HeaderValue::from_static("3"),
+        n => HeaderValue::from(n),
+    };
+    h.insert(ATTEMPTS, attempts);
 }
 
 fn count_request(route: &str, region: &str, status: StatusCode) {

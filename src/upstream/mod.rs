@@ -95,6 +95,8 @@ pub struct Region {
     pub served: AtomicU64,
     /// Requests failed over or hedged to this region.
     pub failovers_in: AtomicU64,
+    /// The region name as a header value (x-meridian-region), built once.
+    pub name_header: http::HeaderValue,
     /// `meridian_upstream_attempts_total{outcome="ok"}`, registered once.
     pub attempts_ok: metrics::Counter,
 }
@@ -121,7 +123,10 @@ impl Region {
         let client = build_client(&spec, settings, tls);
         let attempts_ok = metrics::counter!("meridian_upstream_attempts_total",
             "region" => spec.name.clone(), "outcome" => "ok");
+        let name_header = http::HeaderValue::from_str(&spec.name)
+            .expect("validated region names are header-safe");
         Self {
+            name_header,
             index,
             spec,
             endpoints: ArcSwap::from_pointee(endpoints),
