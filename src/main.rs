@@ -9,6 +9,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// jemalloc instead of glibc malloc: the request path allocates and frees many small objects
+/// (header maps, futures, buffers). Callgrind: 59.0k -> 56.5k instructions per proxied request,
+/// idle RSS unchanged at ~10 MiB (mimalloc saved a little more but doubled idle RSS to 18 MiB).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Meridian: region-failover reverse proxy.
 #[derive(Parser)]
 #[command(version, about)]
