@@ -1,8 +1,8 @@
 //! The response body sent to clients: an origin's body streamed through, or a small local one.
 
+use crate::upstream::UpstreamBody;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,7 +11,7 @@ pub enum ProxyBody {
     /// Streamed from an origin. `bytes` counts what crossed regions (None = local origin).
     Upstream {
         /// The origin's body.
-        inner: Incoming,
+        inner: UpstreamBody,
         /// Counter for cross-region bytes, when this response came from a sibling region.
         bytes: Option<metrics::Counter>,
     },

@@ -75,6 +75,38 @@ async fn file_change_applies_and_keeps_health() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_change_applies_to_the_next_request_on_a_kept_endpoint() {
+    bounded(async {
+        let _gate = ops_support::shared().await;
+        let origin = TestOrigin::new("local")
+            .handler(|req| async move {
+                http::Response::new(support::full(format!("{:?}", req.version())))
+            })
+            .start()
+            .await;
+        let config = |protocol: &str| {
+            ProxyBuilder::new()
+                .region("local", &[origin.addr()], &[("protocol", protocol)])
+                .render()
+        };
+        let m = Managed::from_file(&routed(&origin, "p.test")).await;
+        let endpoint = m.server.runtime().snapshot().all_endpoints()[0].clone();
+        assert_eq!(m.get_host("p.test", "/").await.text(), "HTTP/1.1");
+        // The endpoint (and its pool, holding an idle HTTP/1 connection) survives the reload;
+        // the next request must still speak the new protocol.
+        m.rewrite(&config("\"h2\""));
+        eventually(WAIT, "requests reach the origin over HTTP/2", || async {
+            m.get_host("p.test", "/").await.text() == "HTTP/2.0"
+        })
+        .await;
+        let kept = m.server.runtime().snapshot().all_endpoints()[0].clone();
+        assert!(Arc::ptr_eq(&endpoint, &kept), "the endpoint was kept");
+        m.server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_configs_change_nothing() {
     bounded(async {
         let _gate = ops_support::shared().await;

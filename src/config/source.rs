@@ -7,8 +7,7 @@ use crate::tls::UpstreamTls;
 use crate::upstream::{RegionConnector, ReplayBody};
 use http::{HeaderValue, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,27 +88,26 @@ async fn fetch_url(
         message,
     };
     let host = uri.host().unwrap_or_default().to_string();
-    let connector = RegionConnector {
-        connect_timeout: FETCH_TIMEOUT,
-        tls: if uri.scheme_str() == Some("https") {
+    let connector = RegionConnector::new(
+        false,
+        FETCH_TIMEOUT,
+        if uri.scheme_str() == Some("https") {
             tls.target(&host, Protocol::Http1)
         } else {
             None
         },
-    };
-    let client: Client<_, ReplayBody> = Client::builder(TokioExecutor::new()).build(connector);
-    // The connector dials the URI authority as given; add the scheme's port when it is implicit.
+    );
+    // Dial the URI authority as given; add the scheme's port when it is implicit.
     let authority = match uri.port_u16() {
         Some(_) => uri.authority().map(|a| a.to_string()).unwrap_or_default(),
         None if uri.scheme_str() == Some("https") => format!("{host}:443"),
         None => format!("{host}:80"),
     };
-    let target = http::Uri::builder()
-        .scheme(uri.scheme_str().unwrap_or("http"))
-        .authority(authority)
-        .path_and_query(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .build()
-        .map_err(|e| io_error(e.to_string()))?;
+    let target = http::Uri::from(
+        uri.path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
     let mut req = Request::new(ReplayBody::empty());
     *req.uri_mut() = target;
     if let Ok(h) = HeaderValue::from_str(uri.authority().map_or("", |a| a.as_str())) {
@@ -120,8 +118,16 @@ async fn fetch_url(
             .insert(header::IF_NONE_MATCH, etag.clone());
     }
     let exchange = async {
-        let resp = client
-            .request(req)
+        let stream = connector
+            .connect(authority.as_str())
+            .await
+            .map_err(|e| io_error(e.to_string()))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| io_error(e.to_string()))?;
+        tokio::spawn(conn);
+        let resp = sender
+            .send_request(req)
             .await
             .map_err(|e| io_error(e.to_string()))?;
         let status = resp.status();

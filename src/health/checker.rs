@@ -7,7 +7,7 @@
 use super::{ProbeOutcome, Transition};
 use crate::runtime::{Runtime, supervise_per_key};
 use crate::upstream::{Endpoint, ReplayBody};
-use http::{HeaderValue, Request, Uri, header};
+use http::{HeaderValue, Request, header};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,18 +94,16 @@ async fn probe_loop(runtime: Arc<Runtime>, endpoint: Arc<Endpoint>) {
 
 async fn probe_once(
     region: &crate::upstream::Region,
-    endpoint: &Endpoint,
+    endpoint: &Arc<Endpoint>,
     timeout: Duration,
     (lo, hi): (u16, u16),
 ) -> ProbeOutcome {
-    let Ok(uri) = Uri::builder()
-        .scheme(endpoint.scheme())
-        .authority(endpoint.authority())
-        .path_and_query(region.spec.health_path.as_str())
-        .build()
-    else {
+    // Each probe also retires the endpoint's connections that sat idle too long.
+    endpoint.pool.evict_expired();
+    let Ok(path) = http::uri::PathAndQuery::try_from(region.spec.health_path.as_str()) else {
         return ProbeOutcome::Unhealthy;
     };
+    let uri = region.request_uri(endpoint, path);
     let mut req = Request::new(ReplayBody::empty());
     *req.uri_mut() = uri;
     if let Ok(host) = HeaderValue::from_str(&endpoint.spec.host) {
@@ -116,7 +114,7 @@ async fn probe_once(
         HeaderValue::from_static("meridian-health-check"),
     );
     let exchange = async {
-        let resp = region.client.request(req).await.ok()?;
+        let resp = region.send(endpoint, req).await.ok()?;
         let status = resp.status().as_u16();
         // Drain a bounded body so the connection returns to the pool.
         let _ = http_body_util::Limited::new(resp.into_body(), MAX_PROBE_BODY)

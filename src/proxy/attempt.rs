@@ -7,9 +7,8 @@ use super::RequestCtx;
 use super::forward_mark::FORWARD_MARK;
 use crate::error::ErrorKind;
 use crate::runtime::Snapshot;
-use crate::upstream::{Endpoint, Region};
-use http::{HeaderName, Request, Response, Uri};
-use hyper::body::Incoming;
+use crate::upstream::{Endpoint, Region, UpstreamBody};
+use http::{HeaderName, Request, Response};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,7 +22,7 @@ pub enum Failure {
     /// The connection failed after the request was (possibly) sent.
     Reset,
     /// The origin answered with a status from `retry.statuses`; kept in case it is the last word.
-    Status(Response<Incoming>),
+    Status(Response<UpstreamBody>),
 }
 
 impl Failure {
@@ -61,7 +60,7 @@ pub struct AttemptOutcome {
     /// When it was sent.
     pub started: Instant,
     /// Response, or why not.
-    pub result: Result<Response<Incoming>, Failure>,
+    pub result: Result<Response<UpstreamBody>, Failure>,
 }
 
 /// Sends the request once to `endpoint` in `region` and classifies the result.
@@ -74,28 +73,31 @@ pub async fn attempt(
     let settings = &snapshot.settings;
     let cross_region = region.index != settings.local_region;
     let streaming = !ctx.body.is_complete();
-    let (req, upload_done) = upstream_request(ctx, snapshot, &endpoint, cross_region, streaming);
+    let (req, upload_done) =
+        upstream_request(ctx, snapshot, region, &endpoint, cross_region, streaming);
     let in_flight = endpoint.health.track();
     let started = Instant::now();
-    let mut exchange = std::pin::pin!(region.client.request(req));
-    // A streamed body is uploaded at the client's pace: the per-try timer (which judges the
-    // origin) starts only once the upload is over, so a slow client cannot make a healthy origin
-    // look hung. The overall deadline, enforced by the caller, still bounds the upload.
-    let early = match upload_done {
-        Some(done) => tokio::select! {
-            result = &mut exchange => Some(result),
-            _ = done => None,
-        },
-        None => None,
-    };
-    let result = match early {
-        Some(result) => Ok(result),
-        None => {
-            let budget = settings
-                .timeouts
-                .per_try
-                .min(ctx.deadline.saturating_duration_since(Instant::now()));
-            tokio::time::timeout(budget, &mut exchange).await
+    let result = {
+        let mut exchange = std::pin::pin!(region.send(&endpoint, req));
+        // A streamed body is uploaded at the client's pace: the per-try timer (which judges the
+        // origin) starts only once the upload is over, so a slow client cannot make a healthy
+        // origin look hung. The overall deadline, enforced by the caller, still bounds the upload.
+        let early = match upload_done {
+            Some(done) => tokio::select! {
+                result = &mut exchange => Some(result),
+                _ = done => None,
+            },
+            None => None,
+        };
+        match early {
+            Some(result) => Ok(result),
+            None => {
+                let budget = settings
+                    .timeouts
+                    .per_try
+                    .min(ctx.deadline.saturating_duration_since(Instant::now()));
+                tokio::time::timeout(budget, &mut exchange).await
+            }
         }
     };
     let result = match result {
@@ -171,6 +173,7 @@ pub fn record_failure(snapshot: &Snapshot, endpoint: &Endpoint) {
 fn upstream_request(
     ctx: &RequestCtx,
     snapshot: &Snapshot,
+    region: &Region,
     endpoint: &Endpoint,
     cross_region: bool,
     signal_upload: bool,
@@ -178,12 +181,7 @@ fn upstream_request(
     Request<crate::upstream::ReplayBody>,
     Option<tokio::sync::oneshot::Receiver<()>>,
 ) {
-    let uri = Uri::builder()
-        .scheme(endpoint.scheme())
-        .authority(endpoint.authority())
-        .path_and_query(ctx.path_and_query.clone())
-        .build()
-        .expect("scheme, socket address and a parsed path make a valid URI");
+    let uri = region.request_uri(endpoint, ctx.path_and_query.clone());
     let (body, upload_done) = if signal_upload {
         let (body, done) = ctx.body.attempt_signalled();
         (body, Some(done))

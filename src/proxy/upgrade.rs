@@ -1,6 +1,5 @@
 //! Upgrade/WebSocket pass-through: after a 101, bytes are copied both ways until either side closes.
 
-use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
@@ -9,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 /// process shuts down. The task owns both halves; nothing outlives it.
 pub fn spawn_tunnel(
     client: OnUpgrade,
-    upstream: http::Response<Incoming>,
+    upstream: http::Response<crate::upstream::UpstreamBody>,
     shutdown: CancellationToken,
 ) {
     tokio::spawn(async move {

@@ -1,19 +1,17 @@
 //! Opens one upstream connection: TCP with a connect timeout, then TLS with the region's SNI name.
 //!
-//! The pool hands us URIs whose authority is an already-resolved socket address; the host name
-//! for SNI and certificate checks comes from the region's endpoint spec, not from the URI.
+//! The pool hands us an already-resolved socket address; the host name for SNI and certificate
+//! checks comes from the region's endpoint spec.
 
-use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -26,9 +24,14 @@ pub struct TlsTarget {
     pub server_name: ServerName<'static>,
 }
 
-/// A tower `Service<Uri>` that hyper-util's pooled client uses to open connections.
+/// Opens connections for one region's endpoints: TCP, then TLS when the endpoints are https.
 #[derive(Clone)]
 pub struct RegionConnector {
+    /// Identity of these settings: pooled connections opened under other settings (before a
+    /// reload changed TLS or protocol) are not reused.
+    pub id: u64,
+    /// Speak HTTP/2 (prior knowledge on http, ALPN h2 on https).
+    pub h2: bool,
     /// TCP connect (and TLS handshake) limit.
     pub connect_timeout: Duration,
     /// None for plain http.
@@ -43,60 +46,42 @@ pub enum UpstreamStream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-impl tower::Service<http::Uri> for RegionConnector {
-    type Response = TokioIo<UpstreamStream>;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
+impl RegionConnector {
+    /// Settings for a new connector, with a process-unique id.
+    pub fn new(h2: bool, connect_timeout: Duration, tls: Option<TlsTarget>) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Self {
+            id: NEXT_ID.fetch_add(1, Relaxed),
+            h2,
+            connect_timeout,
+            tls,
+        }
     }
 
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move {
-            let authority = uri
-                .authority()
-                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "uri has no authority"))?
-                .as_str()
-                .to_string();
-            let connect = async {
-                let tcp = TcpStream::connect(authority.as_str()).await?;
-                tcp.set_nodelay(true)?;
-                match &this.tls {
-                    None => Ok(UpstreamStream::Plain(tcp)),
-                    Some(tls) => {
-                        let stream = TlsConnector::from(tls.config.clone())
-                            .connect(tls.server_name.clone(), tcp)
-                            .await?;
-                        Ok(UpstreamStream::Tls(Box::new(stream)))
-                    }
+    /// Connects to `addr` (an endpoint's resolved address, or `host:port` for one-off fetches)
+    /// within the connect timeout.
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<UpstreamStream> {
+        let connect = async {
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            match &self.tls {
+                None => Ok(UpstreamStream::Plain(tcp)),
+                Some(tls) => {
+                    let stream = TlsConnector::from(tls.config.clone())
+                        .connect(tls.server_name.clone(), tcp)
+                        .await?;
+                    Ok(UpstreamStream::Tls(Box::new(stream)))
                 }
-            };
-            match tokio::time::timeout(this.connect_timeout, connect).await {
-                Ok(result) => result.map(TokioIo::new),
-                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
             }
-        })
+        };
+        match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+        }
     }
 }
 
 // === impl UpstreamStream ===
-
-impl Connection for UpstreamStream {
-    fn connected(&self) -> Connected {
-        match self {
-            UpstreamStream::Plain(_) => Connected::new(),
-            UpstreamStream::Tls(tls) => {
-                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    Connected::new().negotiated_h2()
-                } else {
-                    Connected::new()
-                }
-            }
-        }
-    }
-}
 
 impl AsyncRead for UpstreamStream {
     fn poll_read(

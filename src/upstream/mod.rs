@@ -1,30 +1,24 @@
-//! Per-region upstreams: endpoint addresses with their health, one pooled client per region.
+//! Per-region upstreams: endpoint addresses with their health and connection pools.
 //!
 //! A [`Region`] keeps its endpoint list behind an `ArcSwap` so DNS discovery can replace it
 //! without touching anything else; the request path loads it once per attempt.
 
 mod connector;
 pub mod dns;
+mod pool;
 pub mod replay;
 
 pub use connector::{RegionConnector, TlsTarget};
+pub use pool::{Pool, SendError, UpstreamBody};
 pub use replay::{BodyError, ReplayBody};
 
 use crate::config::{EndpointSpec, Protocol, RegionSpec, Scheme, Settings};
 use crate::health::EndpointHealth;
 use arc_swap::ArcSwap;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
-
-/// The pooled HTTP client of one region.
-pub type RegionClient = Client<RegionConnector, ReplayBody>;
-
-/// Idle pooled connections are closed before the ALB's 60 s idle timeout can cut them mid-request.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
 /// One resolved address of one configured endpoint, with its health.
 #[derive(Debug)]
@@ -41,6 +35,8 @@ pub struct Endpoint {
     pub health: EndpointHealth,
     /// `addr` as a URI authority, built once (cloning it is a reference-count bump).
     authority: http::uri::Authority,
+    /// Keep-alive connections to `addr`; they live and die with the endpoint.
+    pub pool: Pool,
 }
 
 impl Endpoint {
@@ -62,10 +58,11 @@ impl Endpoint {
             label,
             health: EndpointHealth::default(),
             authority,
+            pool: Pool::default(),
         }
     }
 
-    /// The URI authority the pool keys connections by (the resolved address).
+    /// The resolved address as a URI authority (HTTP/2 `:authority`, probe URIs).
     pub fn authority(&self) -> http::uri::Authority {
         self.authority.clone()
     }
@@ -79,7 +76,7 @@ impl Endpoint {
     }
 }
 
-/// One region: its spec, its current endpoints, and its pooled client.
+/// One region: its spec, its current endpoints, and how to connect to them.
 pub struct Region {
     /// Position in `Settings::regions`.
     pub index: usize,
@@ -87,8 +84,8 @@ pub struct Region {
     pub spec: RegionSpec,
     /// Current addresses; replaced whole by DNS discovery.
     endpoints: ArcSwap<Vec<Arc<Endpoint>>>,
-    /// Pooled client; its connector carries the region's TLS name.
-    pub client: RegionClient,
+    /// Opens connections; carries the region's TLS name and protocol.
+    pub connector: RegionConnector,
     /// Round-robin cursor for tie-breaks and fail-open picks.
     cursor: AtomicUsize,
     /// Requests this region answered (status page rates).
@@ -112,7 +109,7 @@ impl std::fmt::Debug for Region {
 // === impl Region ===
 
 impl Region {
-    /// Builds a region with the given endpoints and a new client.
+    /// Builds a region with the given endpoints and a new connector.
     pub fn new(
         index: usize,
         spec: RegionSpec,
@@ -120,7 +117,7 @@ impl Region {
         settings: &Settings,
         tls: &crate::tls::UpstreamTls,
     ) -> Self {
-        let client = build_client(&spec, settings, tls);
+        let connector = build_connector(&spec, settings, tls);
         let attempts_ok = metrics::counter!("meridian_upstream_attempts_total",
             "region" => spec.name.clone(), "outcome" => "ok");
         let name_header = http::HeaderValue::from_str(&spec.name)
@@ -130,7 +127,7 @@ impl Region {
             index,
             spec,
             endpoints: ArcSwap::from_pointee(endpoints),
-            client,
+            connector,
             cursor: AtomicUsize::new(0),
             served: AtomicU64::new(0),
             failovers_in: AtomicU64::new(0),
@@ -146,6 +143,29 @@ impl Region {
     /// The current endpoint list (one lock-free load).
     pub fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
         self.endpoints.load_full()
+    }
+
+    /// Sends one request to `endpoint` over a pooled (or new) connection.
+    pub async fn send(
+        &self,
+        endpoint: &Arc<Endpoint>,
+        req: http::Request<ReplayBody>,
+    ) -> Result<http::Response<UpstreamBody>, SendError> {
+        pool::send(&self.connector, endpoint, req).await
+    }
+
+    /// The request URI for `endpoint`: origin-form for HTTP/1 (no allocation), absolute for
+    /// HTTP/2, whose `:scheme` and `:authority` come from it.
+    pub fn request_uri(&self, endpoint: &Endpoint, path: http::uri::PathAndQuery) -> http::Uri {
+        if !self.connector.h2 {
+            return http::Uri::from(path);
+        }
+        http::Uri::builder()
+            .scheme(endpoint.scheme())
+            .authority(endpoint.authority())
+            .path_and_query(path)
+            .build()
+            .expect("scheme, socket address and a parsed path make a valid URI")
     }
 
     /// Replaces the endpoint list (DNS discovery).
@@ -236,39 +256,19 @@ impl Region {
     }
 }
 
-fn build_client(
+fn build_connector(
     spec: &RegionSpec,
     settings: &Settings,
     tls: &crate::tls::UpstreamTls,
-) -> RegionClient {
-    let https = spec.endpoints.iter().any(|e| e.scheme == Scheme::Https);
-    let tls_target = if https {
-        let host = spec
-            .endpoints
-            .iter()
-            .find(|e| e.scheme == Scheme::Https)
-            .map(|e| e.host.clone())
-            .unwrap_or_default();
-        tls.target(&host, spec.protocol)
-    } else {
-        None
-    };
-    let connector = RegionConnector {
-        connect_timeout: settings.timeouts.connect,
-        tls: tls_target,
-    };
-    let mut builder = Client::builder(TokioExecutor::new());
-    builder
-        .timer(TokioTimer::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .pool_max_idle_per_host(1024)
-        .set_host(false);
-    if spec.protocol == Protocol::H2 {
-        builder
-            .http2_only(true)
-            .http2_keep_alive_interval(Duration::from_secs(20))
-            .http2_keep_alive_timeout(Duration::from_secs(10));
-    }
-    builder.build(connector)
+) -> RegionConnector {
+    let tls_target = spec
+        .endpoints
+        .iter()
+        .find(|e| e.scheme == Scheme::Https)
+        .and_then(|e| tls.target(&e.host, spec.protocol));
+    RegionConnector::new(
+        spec.protocol == Protocol::H2,
+        settings.timeouts.connect,
+        tls_target,
+    )
 }

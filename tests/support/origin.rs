@@ -57,6 +57,8 @@ struct State {
     hits: AtomicU64,
     /// Health probes that arrived.
     probes: AtomicU64,
+    /// TCP connections accepted (keep-alive reuse shows as fewer connections than requests).
+    connections: AtomicU64,
     /// Status answered to health probes while serving (200 unless a test says otherwise).
     probe_status: AtomicU16,
     /// Every non-probe request's head, in arrival order.
@@ -108,6 +110,7 @@ impl OriginBuilder {
             mode,
             hits: AtomicU64::new(0),
             probes: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
             probe_status: AtomicU16::new(200),
             seen: Mutex::new(Vec::new()),
             handler: self.handler,
@@ -169,6 +172,11 @@ impl TestOrigin {
         self.state.probes.load(Relaxed)
     }
 
+    /// TCP connections accepted so far (probes' included).
+    pub fn connections(&self) -> u64 {
+        self.state.connections.load(Relaxed)
+    }
+
     /// Heads of the non-probe requests seen so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap().clone()
@@ -205,6 +213,7 @@ async fn accept_loop(listener: TcpListener, addr: SocketAddr, state: Arc<State>)
         tokio::select! {
             accepted = l.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                state.connections.fetch_add(1, Relaxed);
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 conns.spawn(async move {
