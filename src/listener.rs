@@ -1,7 +1,7 @@
 //! The main listener: accept loop, connection limit, optional TLS, HTTP/1.1 + HTTP/2 server,
 //! graceful close.
 
-use crate::proxy::Proxy;
+use crate::proxy::{Peer, Proxy};
 use crate::runtime::Runtime;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -141,10 +141,11 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let proxy = self.proxy.clone();
-        let peer = self.peer;
+        let peer = Peer::new(self.peer);
         let service = service_fn(move |req| {
             let proxy = proxy.clone();
-            async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, peer).await) }
+            let peer = peer.clone();
+            async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, &peer).await) }
         });
         let conn = self
             .builder

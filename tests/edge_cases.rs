@@ -61,6 +61,35 @@ async fn slow_client_upload_does_not_time_out_or_make_the_origin_suspect() {
 }
 
 #[tokio::test]
+async fn upload_outlasting_the_request_deadline_is_a_504_deadline_exceeded() {
+    bounded(async {
+        let [local, eu, ap] = TestOrigin::three().await;
+        let proxy = TestProxy::builder()
+            .origins(&[&local, &eu, &ap])
+            .set("timeouts.per_try", "\"300ms\"")
+            .set("timeouts.request", "\"600ms\"")
+            .start()
+            .await;
+        // 20 chunks 200 ms apart: the upload alone would take 4 s. No per-try timer runs while a
+        // client uploads, so it is the overall deadline that must end the request.
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri(proxy.url("/upload"))
+            .body(slow_body(20, 1024, Duration::from_millis(200)))
+            .unwrap();
+        let answer = TestClient::new().send(req).await;
+        assert_eq!(answer.status, 504, "{answer:?}");
+        assert_eq!(answer.json()["error"], "deadline_exceeded", "{answer:?}");
+        assert!(answer.elapsed < Duration::from_secs(3), "{answer:?}");
+        // The origin was not at fault: a slow client must not eject or suspect it.
+        let endpoint = proxy.runtime().snapshot().local().endpoints()[0].clone();
+        assert!(!endpoint.health.is_suspect());
+        proxy.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn large_post_whose_connect_was_refused_is_retried() {
     bounded(async {
         let [local, eu, ap] = TestOrigin::three().await;

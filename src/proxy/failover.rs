@@ -14,7 +14,7 @@ use crate::error::ErrorKind;
 use crate::routing::FailoverPlan;
 use crate::runtime::{Runtime, Snapshot};
 use crate::upstream::Endpoint;
-use futures_util::StreamExt;
+use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use http::Response;
 use std::sync::Arc;
@@ -49,7 +49,6 @@ pub async fn execute(
     let max_attempts = retry.max_attempts as usize;
     let mut next = 0usize;
     let mut started = 0u32;
-    let mut in_flight = FuturesUnordered::new();
     let mut last_failure: Option<Failure> = None;
     let mut previous_region: Option<usize> = None;
     // Attempts still out, with their start, so hedge losers can be told apart from winners.
@@ -63,80 +62,55 @@ pub async fn execute(
     };
 
     // First attempt: walk the plan until a region has an endpoint at all.
-    while next < plan.regions.len() && in_flight.is_empty() {
-        if let Some(fut) = launch(plan.regions[next], &mut outstanding) {
-            in_flight.push(fut);
+    let mut first = None;
+    while next < plan.regions.len() && first.is_none() {
+        first = launch(plan.regions[next], &mut outstanding);
+        if first.is_some() {
             started += 1;
             previous_region = Some(plan.regions[next]);
         }
         next += 1;
     }
-    if in_flight.is_empty() {
+    let Some(first) = first else {
         return Err(ErrorKind::NoEndpoint);
-    }
+    };
+    // Most requests end with their first attempt: it is polled in place, and the set for later
+    // attempts (retries, hedges) is only allocated when one starts.
+    let mut first = std::pin::pin!(first);
+    let mut first_live = true;
+    let mut later = None::<FuturesUnordered<_>>;
 
     let hedge_allowed = retry.hedge && ctx.idempotent && ctx.body.is_complete();
-    let hedge = tokio::time::sleep(hedge_delay(snapshot, plan, retry.hedge_delay));
-    tokio::pin!(hedge);
     let mut hedge_armed = hedge_allowed && next < plan.regions.len() && max_attempts > 1;
-    let deadline = tokio::time::sleep_until(tokio::time::Instant::from_std(ctx.deadline));
-    tokio::pin!(deadline);
+    // One timer serves both the hedge delay and the overall deadline: it is first set for the
+    // hedge (when armed) and moved to the deadline once the hedge fires or is disarmed.
+    let deadline = tokio::time::Instant::from_std(ctx.deadline);
+    let first_alarm = if hedge_armed {
+        (tokio::time::Instant::now() + hedge_delay(snapshot, plan, retry.hedge_delay)).min(deadline)
+    } else {
+        deadline
+    };
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(first_alarm));
 
     loop {
-        tokio::select! {
+        let later_next = std::future::poll_fn(|cx| match later.as_mut() {
+            Some(set) if !set.is_empty() => set.poll_next_unpin(cx),
+            _ => std::task::Poll::Pending,
+        });
+        let outcome = tokio::select! {
             biased;
-            Some(outcome) = in_flight.next() => {
-                let AttemptOutcome { region, endpoint, started: sent_at, result } = outcome;
-                if let Some(pos) = outstanding.iter().position(|(e, _)| Arc::ptr_eq(e, &endpoint)) {
-                    outstanding.swap_remove(pos);
-                }
-                match result {
-                    Ok(response) => {
-                        // Attempts still out are dropped (cancelled) on return. One that was
-                        // sent before the winner lost to a hedge: count it against its endpoint
-                        // like a failure, so a frozen origin is ejected after a few requests
-                        // instead of every request paying the hedge delay until probes notice.
-                        for (loser, loser_sent) in &outstanding {
-                            if *loser_sent < sent_at {
-                                record_failure(snapshot, loser);
-                                metrics::counter!("meridian_hedges_won_total").increment(1);
-                            }
-                        }
-                        return Ok(Served { response, region, attempts: started });
-                    }
-                    Err(failure) => {
-                        let may_retry = !failure.may_have_reached_origin() || ctx.safe_to_replay();
-                        let body_ok = ctx.body.is_replayable();
-                        let more = next < plan.regions.len() && (started as usize) < max_attempts;
-                        tracing::debug!(endpoint = %endpoint.label, failure = failure.label(),
-                            may_retry, body_ok, more, "attempt failed");
-                        if may_retry && body_ok && more {
-                            if runtime.budget.try_withdraw(retry) {
-                                let to = plan.regions[next];
-                                if let Some(fut) = launch(to, &mut outstanding) {
-                                    record_failover(snapshot, region, to, failure.label(), ctx);
-                                    in_flight.push(fut);
-                                    started += 1;
-                                    previous_region = Some(to);
-                                }
-                                next += 1;
-                                hedge_armed = false;
-                            } else {
-                                metrics::counter!("meridian_retry_budget_exhausted_total").increment(1);
-                            }
-                        }
-                        if in_flight.is_empty() {
-                            return match failure {
-                                Failure::Status(response) => Ok(Served { response, region, attempts: started }),
-                                other => Err(other.kind()),
-                            };
-                        }
-                        last_failure = Some(failure);
-                    }
-                }
+            outcome = &mut first, if first_live => {
+                first_live = false;
+                outcome
             }
-            () = &mut hedge, if hedge_armed => {
+            Some(outcome) = later_next => outcome,
+            () = &mut timer => {
+                if !hedge_armed || tokio::time::Instant::now() >= deadline {
+                    let _ = last_failure;
+                    return Err(ErrorKind::DeadlineExceeded);
+                }
                 hedge_armed = false;
+                timer.as_mut().reset(deadline);
                 if next < plan.regions.len() && (started as usize) < max_attempts {
                     if runtime.budget.try_withdraw(retry) {
                         let to = plan.regions[next];
@@ -144,7 +118,7 @@ pub async fn execute(
                             let from = previous_region.unwrap_or(settings.local_region);
                             record_failover(snapshot, from, to, "hedge", ctx);
                             metrics::counter!("meridian_hedges_total").increment(1);
-                            in_flight.push(fut);
+                            later.get_or_insert_with(FuturesUnordered::new).push(fut);
                             started += 1;
                         }
                         next += 1;
@@ -152,12 +126,77 @@ pub async fn execute(
                         metrics::counter!("meridian_retry_budget_exhausted_total").increment(1);
                     }
                 }
+                continue;
             }
-            () = &mut deadline => {
-                let _ = last_failure;
-                return Err(ErrorKind::DeadlineExceeded);
+        };
+
+        let AttemptOutcome {
+            region,
+            endpoint,
+            started: sent_at,
+            result,
+        } = outcome;
+        if let Some(pos) = outstanding
+            .iter()
+            .position(|(e, _)| Arc::ptr_eq(e, &endpoint))
+        {
+            outstanding.swap_remove(pos);
+        }
+        let failure = match result {
+            Ok(response) => {
+                // Attempts still out are dropped (cancelled) on return. One that was sent
+                // before the winner lost to a hedge: count it against its endpoint like a
+                // failure, so a frozen origin is ejected after a few requests instead of every
+                // request paying the hedge delay until probes notice.
+                for (loser, loser_sent) in &outstanding {
+                    if *loser_sent < sent_at {
+                        record_failure(snapshot, loser);
+                        metrics::counter!("meridian_hedges_won_total").increment(1);
+                    }
+                }
+                return Ok(Served {
+                    response,
+                    region,
+                    attempts: started,
+                });
+            }
+            Err(failure) => failure,
+        };
+        let may_retry = !failure.may_have_reached_origin() || ctx.safe_to_replay();
+        let body_ok = ctx.body.is_replayable();
+        let more = next < plan.regions.len() && (started as usize) < max_attempts;
+        tracing::debug!(endpoint = %endpoint.label, failure = failure.label(),
+            may_retry, body_ok, more, "attempt failed");
+        if may_retry && body_ok && more {
+            if runtime.budget.try_withdraw(retry) {
+                let to = plan.regions[next];
+                if let Some(fut) = launch(to, &mut outstanding) {
+                    record_failover(snapshot, region, to, failure.label(), ctx);
+                    later.get_or_insert_with(FuturesUnordered::new).push(fut);
+                    started += 1;
+                    previous_region = Some(to);
+                }
+                next += 1;
+                if hedge_armed {
+                    hedge_armed = false;
+                    timer.as_mut().reset(deadline);
+                }
+            } else {
+                metrics::counter!("meridian_retry_budget_exhausted_total").increment(1);
             }
         }
+        let live = usize::from(first_live) + later.as_ref().map_or(0, |set| set.len());
+        if live == 0 {
+            return match failure {
+                Failure::Status(response) => Ok(Served {
+                    response,
+                    region,
+                    attempts: started,
+                }),
+                other => Err(other.kind()),
+            };
+        }
+        last_failure = Some(failure);
     }
 }
 

@@ -58,6 +58,25 @@ impl RequestCtx {
     }
 }
 
+/// The client end of a connection, prepared once per connection instead of once per request.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// Client socket address.
+    pub addr: SocketAddr,
+    /// The client IP as an X-Forwarded-For element.
+    pub forwarded_for: HeaderValue,
+}
+
+impl Peer {
+    /// Prepares a connection's peer.
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            forwarded_for: headers::forwarded_for_value(addr.ip()),
+        }
+    }
+}
+
 /// The proxy service for one listener.
 #[derive(Clone)]
 pub struct Proxy {
@@ -85,7 +104,7 @@ impl Proxy {
     }
 
     /// Handles one request from `peer`. Never panics on input; every failure is a response.
-    pub async fn handle(&self, req: Request<Incoming>, peer: SocketAddr) -> Response<ProxyBody> {
+    pub async fn handle(&self, req: Request<Incoming>, peer: &Peer) -> Response<ProxyBody> {
         let started = Instant::now();
         let version = req.version();
         let snapshot = self.runtime.snapshot();
@@ -169,7 +188,7 @@ impl Proxy {
     async fn proxy(
         &self,
         req: Request<Incoming>,
-        peer: SocketAddr,
+        peer: &Peer,
         snapshot: &Arc<Snapshot>,
         route: &crate::config::RouteSpec,
         host: String,
@@ -209,7 +228,7 @@ impl Proxy {
         let mut hdrs = std::mem::take(&mut parts.headers);
         hdrs.remove(FORWARD_MARK);
         headers::strip_hop_by_hop(&mut hdrs, upgrade);
-        headers::set_forwarded(&mut hdrs, peer.ip(), self.tls, &host);
+        headers::set_forwarded(&mut hdrs, &peer.forwarded_for, self.tls, &host);
         hdrs.insert(REQUEST_ID, request_id.clone());
         if !hdrs.contains_key(header::HOST)
             && let Some(authority) = parts.uri.authority()
