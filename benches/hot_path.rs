@@ -182,7 +182,14 @@ fn header_rewrite(c: &mut Criterion) {
     g.bench_function("set_forwarded", |b| {
         b.iter_batched_ref(
             || base.clone(),
-            |h| set_forwarded(h, &peer, false, "api.example.com"),
+            |h| {
+                set_forwarded(
+                    h,
+                    &peer,
+                    false,
+                    &HeaderValue::from_static("api.example.com"),
+                )
+            },
             BatchSize::SmallInput,
         )
     });
@@ -199,7 +206,12 @@ fn header_rewrite(c: &mut Criterion) {
             |h| {
                 let id = request_id(h);
                 strip_hop_by_hop(h, false);
-                set_forwarded(h, &peer, false, "api.example.com");
+                set_forwarded(
+                    h,
+                    &peer,
+                    false,
+                    &HeaderValue::from_static("api.example.com"),
+                );
                 h.insert("x-request-id", id);
             },
             BatchSize::SmallInput,

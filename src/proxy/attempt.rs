@@ -8,7 +8,7 @@ use super::forward_mark::FORWARD_MARK;
 use crate::error::ErrorKind;
 use crate::runtime::Snapshot;
 use crate::upstream::{Endpoint, Region, UpstreamBody};
-use http::{HeaderName, Request, Response};
+use http::{Request, Response};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -195,8 +195,7 @@ fn upstream_request(
     if cross_region {
         let local = snapshot.local().name();
         let mark = snapshot.forward_key.sign(local, ctx.request_id_str());
-        req.headers_mut()
-            .insert(HeaderName::from_static(FORWARD_MARK), mark);
+        req.headers_mut().insert(FORWARD_MARK, mark);
     }
     (req, upload_done)
 }

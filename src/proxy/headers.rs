@@ -93,7 +93,12 @@ pub fn forwarded_for_value(client_ip: IpAddr) -> HeaderValue {
 /// Sets X-Forwarded-For (appended), X-Forwarded-Proto and X-Forwarded-Host (kept when an
 /// upstream hop such as the ALB already set them, since it saw the client's scheme and host).
 /// `client_ip` comes from [`forwarded_for_value`].
-pub fn set_forwarded(headers: &mut HeaderMap, client_ip: &HeaderValue, tls: bool, host: &str) {
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    client_ip: &HeaderValue,
+    tls: bool,
+    host: &HeaderValue,
+) {
     // Several X-Forwarded-For lines are one list (RFC 9110 5.3): keep every hop, in order.
     let prior: Vec<&str> = headers
         .get_all(&X_FORWARDED_FOR)
@@ -115,10 +120,8 @@ pub fn set_forwarded(headers: &mut HeaderMap, client_ip: &HeaderValue, tls: bool
         let proto = if tls { "https" } else { "http" };
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
-    if !headers.contains_key(&X_FORWARDED_HOST)
-        && let Ok(v) = HeaderValue::from_str(host)
-    {
-        headers.insert(X_FORWARDED_HOST, v);
+    if !headers.contains_key(&X_FORWARDED_HOST) {
+        headers.insert(X_FORWARDED_HOST, host.clone());
     }
 }
 
@@ -164,11 +167,21 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
         let client = forwarded_for_value("10.0.0.1".parse().unwrap());
-        set_forwarded(&mut h, &client, false, "api.example.com");
+        set_forwarded(
+            &mut h,
+            &client,
+            false,
+            &HeaderValue::from_static("api.example.com"),
+        );
         assert_eq!(h.get(X_FORWARDED_FOR).unwrap(), "203.0.113.7, 10.0.0.1");
         let mut fresh = HeaderMap::new();
         let mapped = forwarded_for_value("::ffff:192.0.2.1".parse().unwrap());
-        set_forwarded(&mut fresh, &mapped, true, "api.example.com");
+        set_forwarded(
+            &mut fresh,
+            &mapped,
+            true,
+            &HeaderValue::from_static("api.example.com"),
+        );
         assert_eq!(fresh.get(X_FORWARDED_FOR).unwrap(), "192.0.2.1");
         assert_eq!(fresh.get(X_FORWARDED_PROTO).unwrap(), "https");
         assert_eq!(h.get(X_FORWARDED_PROTO).unwrap(), "http");
