@@ -158,17 +158,24 @@ pub struct HealthFile {
 #[serde(deny_unknown_fields, default)]
 pub struct TimeoutsFile {
     /// TCP and TLS connect.
-    #[serde(with = "humantime_serde")]
-    pub connect: Duration,
+    pub connect: Spanned<HumanDuration>,
     /// One attempt, until response headers.
-    #[serde(with = "humantime_serde")]
-    pub per_try: Duration,
+    pub per_try: Spanned<HumanDuration>,
     /// All attempts of one request.
-    #[serde(with = "humantime_serde")]
-    pub request: Duration,
+    pub request: Spanned<HumanDuration>,
     /// Client request head must arrive within this.
-    #[serde(with = "humantime_serde")]
-    pub header_read: Duration,
+    pub header_read: Spanned<HumanDuration>,
+}
+
+/// A duration written for humans ("250ms", "5s"); a newtype so it can sit inside `Spanned` and
+/// errors can point at the key that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        humantime_serde::deserialize(d).map(HumanDuration)
+    }
 }
 
 /// `[retry]`
@@ -337,10 +344,10 @@ impl Default for HealthFile {
 impl Default for TimeoutsFile {
     fn default() -> Self {
         Self {
-            connect: Duration::from_millis(500),
-            per_try: Duration::from_secs(3),
-            request: Duration::from_secs(10),
-            header_read: Duration::from_secs(10),
+            connect: spanned(HumanDuration(Duration::from_millis(500))),
+            per_try: spanned(HumanDuration(Duration::from_secs(3))),
+            request: spanned(HumanDuration(Duration::from_secs(10))),
+            header_read: spanned(HumanDuration(Duration::from_secs(10))),
         }
     }
 }

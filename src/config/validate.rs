@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::Duration;
+use toml::Spanned;
 
 /// Why a config was refused. Display gives `origin:line:column: message`.
 #[derive(Debug, thiserror::Error)]
@@ -558,31 +559,47 @@ impl Validator<'_> {
 
     fn timeouts(&self, f: &ConfigFile) -> Result<Timeouts, ConfigError> {
         let t = f.timeouts.get_ref();
-        if t.connect.is_zero()
-            || t.per_try.is_zero()
-            || t.request.is_zero()
-            || t.header_read.is_zero()
-        {
-            return Err(self.at(&f.timeouts, "timeouts must be positive"));
+        let (connect, per_try, request, header_read) = (
+            t.connect.get_ref().0,
+            t.per_try.get_ref().0,
+            t.request.get_ref().0,
+            t.header_read.get_ref().0,
+        );
+        for (value, key) in [
+            (connect, &t.connect),
+            (per_try, &t.per_try),
+            (request, &t.request),
+            (header_read, &t.header_read),
+        ] {
+            if value.is_zero() {
+                return Err(self.at(key, "timeouts must be positive"));
+            }
         }
-        if t.request < t.per_try {
+        if request < per_try {
             return Err(self.at(
-                &f.timeouts,
+                written(&t.request, &t.per_try),
                 format!(
                     "request deadline ({}) is shorter than the per-try timeout ({})",
-                    humantime::format_duration(t.request),
-                    humantime::format_duration(t.per_try)
+                    humantime::format_duration(request),
+                    humantime::format_duration(per_try)
                 ),
             ));
         }
-        if t.per_try < t.connect {
-            return Err(self.at(&f.timeouts, "per_try must be at least the connect timeout"));
+        if per_try < connect {
+            return Err(self.at(
+                written(&t.per_try, &t.connect),
+                format!(
+                    "per_try ({}) must be at least the connect timeout ({})",
+                    humantime::format_duration(per_try),
+                    humantime::format_duration(connect)
+                ),
+            ));
         }
         Ok(Timeouts {
-            connect: t.connect,
-            per_try: t.per_try,
-            request: t.request,
-            header_read: t.header_read,
+            connect,
+            per_try,
+            request,
+            header_read,
         })
     }
 
@@ -725,6 +742,16 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// Of two keys in a comparison, the one the user wrote (a default has an empty span), so the
+/// error points at text that exists.
+fn written<'a, T>(preferred: &'a Spanned<T>, other: &'a Spanned<T>) -> &'a Spanned<T> {
+    if preferred.span().is_empty() && !other.span().is_empty() {
+        other
+    } else {
+        preferred
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -776,6 +803,28 @@ mod tests {
                 .to_string()
                 .contains("shorter than the per-try timeout"),
             "{deadline}"
+        );
+    }
+
+    #[test]
+    fn timeout_errors_point_at_the_key() {
+        let err = check("", "[timeouts]\nper_try = \"5s\"\nrequest = \"1s\"").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("t.toml:9:11: request deadline (1s) is shorter"),
+            "{err}"
+        );
+        // Only per_try written (request keeps its 10 s default): the error points at per_try.
+        let err = check("", "[timeouts]\nper_try = \"20s\"").unwrap_err();
+        assert!(
+            err.to_string().starts_with("t.toml:8:11: request deadline"),
+            "{err}"
+        );
+        let err = check("", "[timeouts]\nconnect = \"0s\"").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("t.toml:8:11: timeouts must be positive"),
+            "{err}"
         );
     }
 
