@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Instructions executed by Meridian per proxied request, deterministically (callgrind).
+#
+# Starts three `meridian origin`s and one Meridian (one worker each, health probes hourly so none
+# land in the window) with Meridian under valgrind's callgrind, sends 200 warm-up requests, zeroes
+# the counters, sends N sequential keep-alive GETs from one Python http.client connection, dumps,
+# and prints total instructions / N. Usage: benches/callgrind.sh [N] (default 2000).
+# Needs valgrind (installed from Debian when missing) and python3. Output: target/callgrind/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-2000}
+command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+cargo build --release --quiet
+BIN=target/release/meridian
+OUT=target/callgrind; rm -rf "$OUT"; mkdir -p "$OUT"
+read -r P_M P_A P0 P1 P2 < <(python3 -c '
+import socket
+ss=[socket.socket() for _ in range(5)]
+for s in ss: s.bind(("127.0.0.1",0))
+print(*[s.getsockname()[1] for s in ss])')
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+for pair in "$P0:us-east-1" "$P1:eu-west-1" "$P2:ap-southeast-1"; do
+  MERIDIAN_WORKERS=1 "$BIN" origin --listen "127.0.0.1:${pair%%:*}" --region "${pair##*:}" 2>/dev/null &
+  pids+=($!)
+done
+cat > "$OUT/meridian.toml" <<TOML
+[server]
+listen = "127.0.0.1:$P_M"
+admin_listen = "127.0.0.1:$P_A"
+local_region = "us-east-1"
+forward_secret = "callgrind-bench-secret"
+
+[[regions]]
+name = "us-east-1"
+endpoints = ["127.0.0.1:$P0"]
+health_path = "/healthz"
+
+[[regions]]
+name = "eu-west-1"
+endpoints = ["127.0.0.1:$P1"]
+health_path = "/healthz"
+
+[[regions]]
+name = "ap-southeast-1"
+endpoints = ["127.0.0.1:$P2"]
+health_path = "/healthz"
+
+[health]
+interval = "1h"
+
+[log]
+level = "warn"
+
+[[routes]]
+name = "all"
+TOML
+MERIDIAN_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
+  "$BIN" run --config "$OUT/meridian.toml" 2>"$OUT/valgrind.log" &
+VP=$!; pids+=($VP)
+client() {
+  python3 - "$1" "$P_M" <<'PY'
+import http.client, sys
+n, port = int(sys.argv[1]), int(sys.argv[2])
+c = http.client.HTTPConnection("127.0.0.1", port)
+for _ in range(n):
+    c.request("GET", "/e2e", headers={"Host": "api"})
+    r = c.getresponse(); r.read()
+    assert r.status == 200, r.status
+PY
+}
+for _ in $(seq 1 100); do client 1 2>/dev/null && break; sleep 0.3; done
+client 200
+callgrind_control -z "$VP" >/dev/null
+client "$N"
+callgrind_control -d "$VP" >/dev/null
+sleep 0.5
+total=$(callgrind_annotate "$OUT/callgrind.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}')
+echo "instructions: $total over $N requests = $((total / N)) per request"
+echo "profile: $OUT/callgrind.out.1 (callgrind_annotate --inclusive=yes $OUT/callgrind.out.1)"
