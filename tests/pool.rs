@@ -116,3 +116,61 @@ async fn connection_closed_by_origin_is_not_used_for_a_post() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_to_a_new_h2_origin_opens_one_connection() {
+    bounded(async {
+        let origin = TestOrigin::new("us-east-1").start().await;
+        let proxy = TestProxy::builder()
+            .region("us-east-1", &[origin.addr()], &[("protocol", "\"h2\"")])
+            .no_wait()
+            .start()
+            .await;
+        // 20 requests at once, before any connection exists: they must share one.
+        let client = TestClient::new();
+        let mut burst = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let (client, url) = (client.clone(), proxy.url("/burst"));
+            burst.spawn(async move { client.get(&url).await.status });
+        }
+        while let Some(status) = burst.join_next().await {
+            assert_eq!(status.unwrap(), 200);
+        }
+        assert_eq!(origin.hits(), 20);
+        assert_eq!(origin.connections(), 1, "one multiplexed HTTP/2 connection");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_to_a_refusing_h2_origin_fails_over_every_request() {
+    bounded(async {
+        let local = TestOrigin::new("us-east-1").start().await;
+        let sibling = TestOrigin::new("eu-west-1").start().await;
+        local.set_mode(support::Mode::Down);
+        let addr = local.addr();
+        support::eventually(Duration::from_secs(2), "local refuses", || async move {
+            tokio::net::TcpStream::connect(addr).await.is_err()
+        })
+        .await;
+        let proxy = TestProxy::builder()
+            .region("us-east-1", &[local.addr()], &[("protocol", "\"h2\"")])
+            .origin(&sibling)
+            .no_wait()
+            .start()
+            .await;
+        // Requests queued behind a failing HTTP/2 connect fail over too (nothing was sent).
+        let client = TestClient::new();
+        let mut burst = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let (client, url) = (client.clone(), proxy.url("/burst"));
+            burst.spawn(async move { client.get(&url).await });
+        }
+        while let Some(answer) = burst.join_next().await {
+            let answer = answer.unwrap();
+            assert_eq!(answer.status, 200, "{answer:?}");
+            assert_eq!(answer.region(), "eu-west-1");
+        }
+    })
+    .await;
+}

@@ -19,6 +19,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -68,6 +69,12 @@ pub struct Pool {
     idle: Mutex<Vec<IdleConn>>,
     /// The shared HTTP/2 connection and the connector that opened it.
     h2: Mutex<Option<(u64, H2Sender)>>,
+    /// Held while an HTTP/2 connection is being opened, so a burst of requests waits for one
+    /// connection instead of each opening its own.
+    h2_connecting: tokio::sync::Mutex<()>,
+    /// Failed HTTP/2 connection attempts, so a request that waited on `h2_connecting` can tell
+    /// that the attempt it waited for failed.
+    h2_failures: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Pool {
@@ -189,9 +196,27 @@ async fn send_h2(
     let mut sender = match endpoint.pool.checkout_h2(connector.id) {
         Some(sender) => sender,
         None => {
-            let sender = connect_h2(connector, endpoint).await?;
-            *endpoint.pool.h2() = Some((connector.id, sender.clone()));
-            sender
+            let pool = &endpoint.pool;
+            let seen = pool.h2_failures.load(Relaxed);
+            let _connecting = pool.h2_connecting.lock().await;
+            // Whoever held the lock before us may have opened it already.
+            match pool.checkout_h2(connector.id) {
+                Some(sender) => sender,
+                // ... or failed to: fail fast like it did (nothing was sent), instead of queueing
+                // one connect timeout after another behind a dead endpoint.
+                None if pool.h2_failures.load(Relaxed) != seen => {
+                    return Err(SendError::Connect(
+                        "a concurrent HTTP/2 connect to this endpoint failed".into(),
+                    ));
+                }
+                None => {
+                    let sender = connect_h2(connector, endpoint).await.inspect_err(|_| {
+                        pool.h2_failures.fetch_add(1, Relaxed);
+                    })?;
+                    *pool.h2() = Some((connector.id, sender.clone()));
+                    sender
+                }
+            }
         }
     };
     match sender.try_send_request(req).await {
