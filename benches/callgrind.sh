@@ -8,6 +8,8 @@
 # Needs valgrind (installed from Debian when missing) and python3. Output: target/callgrind/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/meridian-config.sh
+source benches/meridian-config.sh
 N=${1:-2000}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 cargo build --release --quiet
@@ -25,37 +27,8 @@ for pair in "$P0:us-east-1" "$P1:eu-west-1" "$P2:ap-southeast-1"; do
   MERIDIAN_WORKERS=1 "$BIN" origin --listen "127.0.0.1:${pair%%:*}" --region "${pair##*:}" 2>/dev/null &
   pids+=($!)
 done
-cat > "$OUT/meridian.toml" <<TOML
-[server]
-listen = "127.0.0.1:$P_M"
-admin_listen = "127.0.0.1:$P_A"
-local_region = "us-east-1"
-forward_secret = "callgrind-bench-secret"
-
-[[regions]]
-name = "us-east-1"
-endpoints = ["127.0.0.1:$P0"]
-health_path = "/healthz"
-
-[[regions]]
-name = "eu-west-1"
-endpoints = ["127.0.0.1:$P1"]
-health_path = "/healthz"
-
-[[regions]]
-name = "ap-southeast-1"
-endpoints = ["127.0.0.1:$P2"]
-health_path = "/healthz"
-
-[health]
-interval = "1h"
-
-[log]
-level = "warn"
-
-[[routes]]
-name = "all"
-TOML
+# The e2e benchmark's config, with health probes hourly so none land in the measured window.
+meridian_config "$P_M" "$P_A" 1h "$P0" "$P1" "$P2" >"$OUT/meridian.toml"
 MERIDIAN_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
   "$BIN" run --config "$OUT/meridian.toml" 2>"$OUT/valgrind.log" &
 VP=$!; pids+=($VP)

@@ -39,6 +39,8 @@ throughput | failover | all) ;;
 esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/meridian-config.sh
+source "$ROOT/benches/meridian-config.sh"
 BIN=$ROOT/target/release/meridian
 OUT_DIR=${OUT_DIR:-$ROOT/target/e2e/$MODE-$(date +%Y%m%d-%H%M%S)}
 WORK=$(mktemp -d /tmp/meridian-e2e.XXXXXX)
@@ -140,50 +142,7 @@ start_origin() {
 }
 
 write_configs() {
-    cat >"$WORK/meridian.toml" <<EOF
-[server]
-listen = "127.0.0.1:$P_MERIDIAN"
-admin_listen = "127.0.0.1:$P_ADMIN"
-local_region = "us-east-1"
-forward_secret = "e2e-bench-secret"
-
-[[regions]]
-name = "us-east-1"
-endpoints = ["127.0.0.1:${P_ORIGIN[0]}"]
-health_path = "/healthz"
-
-[[regions]]
-name = "eu-west-1"
-endpoints = ["127.0.0.1:${P_ORIGIN[1]}"]
-health_path = "/healthz"
-
-[[regions]]
-name = "ap-southeast-1"
-endpoints = ["127.0.0.1:${P_ORIGIN[2]}"]
-health_path = "/healthz"
-
-[health]
-interval = "1s"
-timeout = "500ms"
-rise = 2
-fall = 2
-
-[timeouts]
-connect = "250ms"
-per_try = "2s"
-request = "5s"
-
-[retry]
-max_attempts = 3
-hedge = true
-hedge_delay = "auto"
-
-[log]
-level = "warn"
-
-[[routes]]
-name = "all"
-EOF
+    meridian_config "$P_MERIDIAN" "$P_ADMIN" 1s "${P_ORIGIN[@]}" >"$WORK/meridian.toml"
 
     mkdir -p "$WORK/nginx-tmp"
     cat >"$WORK/nginx.conf" <<EOF

@@ -226,16 +226,24 @@ async fn send_h2(
     }
 }
 
+/// TCP (and TLS) to the endpoint's address; a failure here means nothing was sent.
+async fn open(
+    connector: &RegionConnector,
+    endpoint: &Endpoint,
+) -> Result<TokioIo<super::connector::UpstreamStream>, SendError> {
+    connector
+        .connect(endpoint.addr)
+        .await
+        .map(TokioIo::new)
+        .map_err(|e| SendError::Connect(Box::new(e)))
+}
+
 async fn connect_h1(
     connector: &RegionConnector,
     endpoint: &Endpoint,
 ) -> Result<H1Sender, SendError> {
-    let stream = connector
-        .connect(endpoint.addr)
-        .await
-        .map_err(|e| SendError::Connect(Box::new(e)))?;
     let (sender, conn) = http1::Builder::new()
-        .handshake(TokioIo::new(stream))
+        .handshake(open(connector, endpoint).await?)
         .await
         .map_err(|e| SendError::Connect(Box::new(e)))?;
     let label = endpoint.label.clone();
@@ -252,15 +260,12 @@ async fn connect_h2(
     connector: &RegionConnector,
     endpoint: &Endpoint,
 ) -> Result<H2Sender, SendError> {
-    let stream = connector
-        .connect(endpoint.addr)
-        .await
-        .map_err(|e| SendError::Connect(Box::new(e)))?;
+    let io = open(connector, endpoint).await?;
     let (sender, conn) = http2::Builder::new(TokioExecutor::new())
         .timer(TokioTimer::new())
         .keep_alive_interval(Duration::from_secs(20))
         .keep_alive_timeout(Duration::from_secs(10))
-        .handshake(TokioIo::new(stream))
+        .handshake(io)
         .await
         .map_err(|e| SendError::Connect(Box::new(e)))?;
     let label = endpoint.label.clone();
