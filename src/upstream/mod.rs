@@ -146,12 +146,14 @@ impl Region {
     }
 
     /// Sends one request to `endpoint` over a pooled (or new) connection.
-    pub async fn send(
-        &self,
-        endpoint: &Arc<Endpoint>,
+    /// (Not an `async fn`: returning the pool's future directly spares every request one more
+    /// copy of it.)
+    pub fn send<'a>(
+        &'a self,
+        endpoint: &'a Arc<Endpoint>,
         req: http::Request<ReplayBody>,
-    ) -> Result<http::Response<UpstreamBody>, SendError> {
-        pool::send(&self.connector, endpoint, req).await
+    ) -> impl Future<Output = Result<http::Response<UpstreamBody>, SendError>> + 'a {
+        pool::send(&self.connector, endpoint, req)
     }
 
     /// The request URI for `endpoint`: origin-form for HTTP/1 (no allocation), absolute for

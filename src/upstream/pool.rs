@@ -163,7 +163,7 @@ pub async fn send(
     req: Request<ReplayBody>,
 ) -> Result<Response<UpstreamBody>, SendError> {
     if connector.h2 {
-        return send_h2(connector, endpoint, req).await;
+        return Box::pin(send_h2(connector, endpoint, req)).await;
     }
     let mut req = req;
     while let Some(mut sender) = endpoint.pool.checkout_h1(connector.id) {
@@ -180,7 +180,9 @@ pub async fn send(
             },
         }
     }
-    let mut sender = connect_h1(connector, endpoint).await?;
+    // Boxed: opening a connection (TCP, TLS, handshake) is rare but its state is large, and
+    // unboxed it would be part of, and copied with, every request's future.
+    let mut sender = Box::pin(connect_h1(connector, endpoint)).await?;
     match sender.try_send_request(req).await {
         Ok(resp) => Ok(lease(resp, endpoint, connector.id, sender)),
         Err(e) if e.message().is_some() => Err(SendError::Connect(Box::new(e.into_error()))),
@@ -210,9 +212,11 @@ async fn send_h2(
                     ));
                 }
                 None => {
-                    let sender = connect_h2(connector, endpoint).await.inspect_err(|_| {
-                        pool.h2_failures.fetch_add(1, Relaxed);
-                    })?;
+                    let sender = Box::pin(connect_h2(connector, endpoint))
+                        .await
+                        .inspect_err(|_| {
+                            pool.h2_failures.fetch_add(1, Relaxed);
+                        })?;
                     *pool.h2() = Some((connector.id, sender.clone()));
                     sender
                 }
