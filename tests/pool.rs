@@ -174,3 +174,58 @@ async fn burst_to_a_refusing_h2_origin_fails_over_every_request() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_never_waits_behind_another_requests_upload() {
+    bounded(async {
+        // /early answers at once and reads the upload in the background, so its connection
+        // stays busy (uploading) after the response is complete.
+        let origin = TestOrigin::new("us-east-1")
+            .handler(|req| async move {
+                if req.uri().path() == "/early" {
+                    tokio::spawn(support::origin::drain(req.into_body()));
+                    return Response::new(full("early"));
+                }
+                Response::new(full("fast"))
+            })
+            .start()
+            .await;
+        let proxy = TestProxy::builder().origin(&origin).start().await;
+
+        let upload_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = upload_done.clone();
+        // 15 chunks 200 ms apart: a 3 s upload, without Content-Length.
+        let chunks = futures_util::stream::unfold(0, move |i| {
+            let done = done.clone();
+            async move {
+                if i == 15 {
+                    done.store(true, std::sync::atomic::Ordering::SeqCst);
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let chunk: Result<_, support::BoxError> =
+                    Ok(hyper::body::Frame::data(Bytes::from_static(&[b'x'; 1024])));
+                Some((chunk, i + 1))
+            }
+        });
+        let put = http::Request::builder()
+            .method(Method::PUT)
+            .uri(proxy.url("/early"))
+            .body(BodyExt::boxed(StreamBody::new(chunks)))
+            .unwrap();
+        let client = TestClient::new();
+        let early = client.send(put).await;
+        assert_eq!(early.text(), "early");
+        assert!(!upload_done.load(std::sync::atomic::Ordering::SeqCst));
+
+        // The upstream connection of /early is still uploading; this request must not wait
+        // for it to become free.
+        let fast = client.get(&proxy.url("/fast")).await;
+        assert_eq!(fast.text(), "fast");
+        assert!(
+            !upload_done.load(std::sync::atomic::Ordering::SeqCst),
+            "the GET waited for another request's upload to finish"
+        );
+    })
+    .await;
+}

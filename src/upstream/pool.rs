@@ -167,8 +167,9 @@ pub async fn send(
     }
     let mut req = req;
     while let Some(mut sender) = endpoint.pool.checkout_h1(connector.id) {
-        // A connection whose last body just ended may not have told its sender it is free yet.
-        if !sender.is_ready() && sender.ready().await.is_err() {
+        // Only ready connections are pooled (see `UpstreamBody::release`); one that is not ready
+        // now is closing, and waiting on it could stall this request, so it is dropped.
+        if !sender.is_ready() {
             continue;
         }
         match sender.try_send_request(req).await {
@@ -331,9 +332,28 @@ impl std::fmt::Debug for UpstreamBody {
 
 impl UpstreamBody {
     fn release(&mut self) {
-        if let Some(lease) = self.lease.take() {
-            lease.endpoint.pool.put_h1(lease.connector, lease.sender);
+        let Some(Lease {
+            endpoint,
+            connector,
+            mut sender,
+        }) = self.lease.take()
+        else {
+            return;
+        };
+        if sender.is_ready() {
+            // The usual case: the connection task finished the exchange before handing over the
+            // body's last frame.
+            endpoint.pool.put_h1(connector, sender);
+            return;
         }
+        // The response is complete but the connection is still busy, e.g. still uploading a
+        // request body the origin answered early. It rejoins the pool when it is free, so no
+        // request ever waits behind another request's upload.
+        tokio::spawn(async move {
+            if let Ok(Ok(())) = tokio::time::timeout(IDLE_TIMEOUT, sender.ready()).await {
+                endpoint.pool.put_h1(connector, sender);
+            }
+        });
     }
 }
 
