@@ -20,9 +20,18 @@ pub struct Binary {
 impl Binary {
     /// Starts the binary on this config and waits for "meridian started".
     pub async fn start(config: &ProxyBuilder) -> Self {
+        Self::start_with_workers(config, None).await
+    }
+
+    /// Like `start`, with `--workers` set (1 selects the current-thread scheduler).
+    pub async fn start_with_workers(config: &ProxyBuilder, workers: Option<usize>) -> Self {
         let path = config.write("meridian.toml");
         let log = tmp_path("meridian.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_meridian"));
+        if let Some(n) = workers {
+            command.args(["--workers", &n.to_string()]);
+        }
+        let child = command
             .args(["--log-format", "json", "run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
