@@ -49,7 +49,6 @@ pub async fn execute(
     let max_attempts = retry.max_attempts as usize;
     let mut next = 0usize;
     let mut started = 0u32;
-    let mut last_failure: Option<Failure> = None;
     let mut previous_region: Option<usize> = None;
     // Attempts still out, with their start, so hedge losers can be told apart from winners.
     let mut outstanding: Vec<(Arc<Endpoint>, Instant)> = Vec::new();
@@ -106,7 +105,6 @@ pub async fn execute(
             Some(outcome) = later_next => outcome,
             () = &mut timer => {
                 if !hedge_armed || tokio::time::Instant::now() >= deadline {
-                    let _ = last_failure;
                     return Err(ErrorKind::DeadlineExceeded);
                 }
                 hedge_armed = false;
@@ -196,7 +194,6 @@ pub async fn execute(
                 other => Err(other.kind()),
             };
         }
-        last_failure = Some(failure);
     }
 }
 
