@@ -62,6 +62,13 @@ struct IdleConn {
     sender: H1Sender,
 }
 
+impl IdleConn {
+    /// Still open, and not idle long enough for a load balancer to cut it mid-request.
+    fn is_fresh(&self) -> bool {
+        !self.sender.is_closed() && self.since.elapsed() < IDLE_TIMEOUT
+    }
+}
+
 /// The connections of one endpoint address.
 #[derive(Default)]
 pub struct Pool {
@@ -102,10 +109,7 @@ impl Pool {
     fn checkout_h1(&self, connector: u64) -> Option<H1Sender> {
         let mut idle = self.idle();
         while let Some(conn) = idle.pop() {
-            if conn.connector == connector
-                && !conn.sender.is_closed()
-                && conn.since.elapsed() < IDLE_TIMEOUT
-            {
+            if conn.connector == connector && conn.is_fresh() {
                 return Some(conn.sender);
             }
         }
@@ -141,15 +145,14 @@ impl Pool {
     /// Closes connections idle for longer than [`IDLE_TIMEOUT`] or already closed by the peer.
     /// Called on every health probe, so an endpoint nobody sends to does not hold sockets open.
     pub fn evict_expired(&self) {
-        self.idle()
-            .retain(|c| !c.sender.is_closed() && c.since.elapsed() < IDLE_TIMEOUT);
+        self.idle().retain(IdleConn::is_fresh);
         let mut slot = self.h2();
         if slot.as_ref().is_some_and(|(_, s)| s.is_closed()) {
             *slot = None;
         }
     }
 
-    /// Idle HTTP/1 connections (status and tests).
+    /// Idle HTTP/1 connections (Debug output).
     pub fn idle_count(&self) -> usize {
         self.idle().len()
     }
@@ -186,8 +189,17 @@ pub async fn send(
     let mut sender = Box::pin(connect_h1(connector, endpoint)).await?;
     match sender.try_send_request(req).await {
         Ok(resp) => Ok(lease(resp, endpoint, connector.id, sender)),
-        Err(e) if e.message().is_some() => Err(SendError::Connect(Box::new(e.into_error()))),
-        Err(e) => Err(SendError::Exchange(e.into_error())),
+        Err(e) => Err(classify(e)),
+    }
+}
+
+/// A request hyper hands back was never written (as good as a connect failure); one it kept may
+/// have reached the origin.
+fn classify<T>(e: hyper::client::conn::TrySendError<T>) -> SendError {
+    if e.message().is_some() {
+        SendError::Connect(Box::new(e.into_error()))
+    } else {
+        SendError::Exchange(e.into_error())
     }
 }
 
@@ -226,8 +238,7 @@ async fn send_h2(
     };
     match sender.try_send_request(req).await {
         Ok(resp) => Ok(resp.map(|inner| UpstreamBody { inner, lease: None })),
-        Err(e) if e.message().is_some() => Err(SendError::Connect(Box::new(e.into_error()))),
-        Err(e) => Err(SendError::Exchange(e.into_error())),
+        Err(e) => Err(classify(e)),
     }
 }
 
