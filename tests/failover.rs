@@ -9,18 +9,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 use support::{Mode, TestClient, TestOrigin, TestProxy, bounded, eventually, metric, request};
 
-/// Waits until connections to `origin` are refused, so "after the kill" means something.
-async fn kill(origin: &TestOrigin) {
-    origin.set_mode(Mode::Down);
-    let addr = origin.addr();
-    eventually(
-        Duration::from_secs(2),
-        "origin refuses connections",
-        || async move { tokio::net::TcpStream::connect(addr).await.is_err() },
-    )
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_origin_killed_under_load_loses_no_request() {
     bounded(async {
@@ -57,7 +45,7 @@ async fn local_origin_killed_under_load_loses_no_request() {
             async move { counter.load(Relaxed) >= (TASKS * PER_TASK / 3) as u64 }
         })
         .await;
-        kill(&local).await;
+        local.kill().await;
         killed.store(true, Relaxed);
 
         let (mut ok, mut after, mut from_local) = (0, 0, 0);
@@ -268,7 +256,7 @@ async fn post_whose_connect_was_refused_is_retried() {
             .start()
             .await;
         let client = TestClient::new();
-        kill(&local).await;
+        local.kill().await;
         let answer = client.post(&proxy.url("/orders"), &[], "one order").await;
         assert_eq!(answer.status, 200, "{answer:?}");
         assert_ne!(answer.region(), "us-east-1");
@@ -347,7 +335,7 @@ async fn all_regions_down_is_a_prompt_502_with_a_json_body() {
             .start()
             .await;
         for o in &origins {
-            kill(o).await;
+            o.kill().await;
         }
         let answer = TestClient::new().get(&proxy.url("/")).await;
         assert_eq!(answer.status, 502, "{answer:?}");

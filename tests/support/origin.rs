@@ -152,6 +152,18 @@ impl TestOrigin {
         &self.state.region
     }
 
+    /// Goes down and waits until connections are refused, so "after the kill" means something.
+    pub async fn kill(&self) {
+        self.set_mode(Mode::Down);
+        let addr = self.addr;
+        super::eventually(
+            std::time::Duration::from_secs(2),
+            "origin refuses connections",
+            || async move { tokio::net::TcpStream::connect(addr).await.is_err() },
+        )
+        .await;
+    }
+
     /// Switches mode for new and open connections alike.
     pub fn set_mode(&self, mode: Mode) {
         self.state.mode.send_replace(mode);
