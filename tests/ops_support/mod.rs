@@ -8,7 +8,7 @@
 pub mod binary;
 pub mod config_server;
 
-use crate::support::{Answer, ProxyBuilder, TestClient, eventually, request};
+use crate::support::{Answer, ProxyBuilder, TestClient, request, wait_probed};
 use bytes::Bytes;
 use http::Method;
 use meridian::config::{ConfigSource, ReloadOutcome};
@@ -93,18 +93,7 @@ impl Managed {
         let server = Server::start_with_source(settings, Some(source), poll_interval)
             .await
             .expect("meridian starts");
-        let runtime = server.runtime().clone();
-        eventually(Duration::from_secs(5), "every endpoint probed once", || {
-            let runtime = runtime.clone();
-            async move {
-                runtime
-                    .snapshot()
-                    .all_endpoints()
-                    .iter()
-                    .all(|e| e.health.is_probed())
-            }
-        })
-        .await;
+        wait_probed(&server).await;
         // The reloader installs its file watch and SIGHUP handler when its task first runs; a
         // reload answered from its loop proves both are in place. (A change written before that
         // would be missed until the next one: see the report on the startup window.)
@@ -171,23 +160,7 @@ pub fn status_addresses(status: &serde_json::Value) -> Vec<String> {
 /// Starts Meridian without a reload source (so the test owns the `Server` and can drain it);
 /// waits until every endpoint has been probed once.
 pub async fn start_server(builder: &ProxyBuilder) -> Server {
-    let text = builder.render();
-    let settings = meridian::config::parse_and_validate("test.toml", &text)
-        .unwrap_or_else(|e| panic!("test config invalid: {e}\n{text}"));
-    let server = Server::start(settings).await.expect("meridian starts");
-    let runtime = server.runtime().clone();
-    eventually(Duration::from_secs(5), "every endpoint probed once", || {
-        let runtime = runtime.clone();
-        async move {
-            runtime
-                .snapshot()
-                .all_endpoints()
-                .iter()
-                .all(|e| e.health.is_probed())
-        }
-    })
-    .await;
-    server
+    start_text(&builder.render()).await
 }
 
 /// Starts Meridian (no reload source) from config text, e.g. a rendered builder edited by the
@@ -198,19 +171,4 @@ pub async fn start_text(text: &str) -> Server {
     let server = Server::start(settings).await.expect("meridian starts");
     wait_probed(&server).await;
     server
-}
-
-async fn wait_probed(server: &Server) {
-    let runtime = server.runtime().clone();
-    eventually(Duration::from_secs(5), "every endpoint probed once", || {
-        let runtime = runtime.clone();
-        async move {
-            runtime
-                .snapshot()
-                .all_endpoints()
-                .iter()
-                .all(|e| e.health.is_probed())
-        }
-    })
-    .await;
 }

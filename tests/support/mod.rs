@@ -33,6 +33,22 @@ pub type BoxBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 /// Whole-test time limit: a hung test fails instead of stalling the suite.
 pub const TEST_LIMIT: Duration = Duration::from_secs(30);
 
+/// Waits until every endpoint of the server's current topology has been probed once.
+pub async fn wait_probed(server: &meridian::server::Server) {
+    let runtime = server.runtime().clone();
+    eventually(Duration::from_secs(5), "every endpoint probed once", || {
+        let runtime = runtime.clone();
+        async move {
+            runtime
+                .snapshot()
+                .all_endpoints()
+                .iter()
+                .all(|e| e.health.is_probed())
+        }
+    })
+    .await;
+}
+
 /// A complete body.
 pub fn full(bytes: impl Into<Bytes>) -> BoxBody {
     http_body_util::Full::new(bytes.into())

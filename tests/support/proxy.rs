@@ -2,7 +2,7 @@
 //! run), an in-process [`TestProxy`], and [`MeridianProcess`] for the real binary.
 
 use super::origin::TestOrigin;
-use super::{eventually, tmp_path};
+use super::tmp_path;
 use meridian::server::Server;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -169,18 +169,7 @@ impl ProxyBuilder {
         let server = Server::start(settings).await.expect("meridian starts");
         let proxy = TestProxy { server };
         if self.wait_probed {
-            let runtime = proxy.server.runtime().clone();
-            eventually(Duration::from_secs(5), "every endpoint probed once", || {
-                let runtime = runtime.clone();
-                async move {
-                    runtime
-                        .snapshot()
-                        .all_endpoints()
-                        .iter()
-                        .all(|e| e.health.is_probed())
-                }
-            })
-            .await;
+            super::wait_probed(&proxy.server).await;
         }
         proxy
     }
