@@ -4,8 +4,8 @@
 mod ops_support;
 mod support;
 
-use ops_support::binary::Binary;
 use std::time::Duration;
+use support::binary::Binary;
 use support::{Mode, ProxyBuilder, TestClient, TestOrigin, bounded, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

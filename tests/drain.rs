@@ -5,12 +5,12 @@
 mod ops_support;
 mod support;
 
-use ops_support::binary::Binary;
 use ops_support::start_server;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
+use support::binary::Binary;
 use support::{ProxyBuilder, TestClient, TestOrigin, bounded, eventually, full};
 use tokio::net::TcpStream;
 

@@ -10,8 +10,8 @@ use hyper::body::Frame;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
+use support::binary::Binary;
 use support::origin::drain;
-use support::proxy::MeridianProcess;
 use support::{BoxBody, TestClient, TestOrigin, TestProxy, eventually, full};
 
 const CHUNK: usize = 64 * 1024;
@@ -55,7 +55,7 @@ async fn hundred_megabytes_stream_both_ways_in_bounded_memory() {
             .set("timeouts.per_try", "\"60s\"")
             .set("timeouts.request", "\"90s\"")
             .set("log.level", "\"info\"");
-        let proxy = MeridianProcess::start(&config, "large-bodies").await;
+        let proxy = Binary::start(&config).await;
         let ready = format!("http://{}/.meridian/readyz", proxy.addr);
         let probe = TestClient::new();
         eventually(Duration::from_secs(10), "proxy ready", || {

@@ -5,7 +5,6 @@
 //! Built on `tests/support` (owned by the harness); nothing here changes it.
 #![allow(dead_code)]
 
-pub mod binary;
 pub mod config_server;
 
 use crate::support::{Answer, ProxyBuilder, TestClient, request, wait_probed};

@@ -4,6 +4,7 @@
 //! Every test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod client;
 pub mod origin;
 pub mod proxy;

@@ -1,5 +1,5 @@
 //! The Meridian under test: a config builder that renders TOML (so the real parser and validator
-//! run), an in-process [`TestProxy`], and [`MeridianProcess`] for the real binary.
+//! run) and an in-process [`TestProxy`]; `support::binary` runs the real binary.
 
 use super::origin::TestOrigin;
 use super::tmp_path;
@@ -7,8 +7,6 @@ use meridian::server::Server;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// Secret shared by every Meridian a test starts (loop-prevention tests need two to agree).
 pub const FORWARD_SECRET: &str = "test-forward-secret";
@@ -226,83 +224,4 @@ impl TestProxy {
     pub async fn stop(self) {
         self.server.stop().await;
     }
-}
-
-/// The real `meridian` binary running `run --config`, killed on drop.
-pub struct MeridianProcess {
-    child: Child,
-    /// Main listener, read from the startup log line.
-    pub addr: SocketAddr,
-    /// Where its stderr goes.
-    pub log: PathBuf,
-}
-
-impl MeridianProcess {
-    /// Starts the binary with this config and waits for its "meridian started" log line.
-    pub async fn start(config: &ProxyBuilder, name: &str) -> Self {
-        let config = config.write(&format!("{name}.toml"));
-        let log = tmp_path(&format!("{name}.log"));
-        let stderr = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_meridian"))
-            .args(["--log-format", "json", "run", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn meridian");
-        let mut process = Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log,
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = std::fs::read_to_string(&process.log).unwrap_or_default();
-            if let Some(addr) = started_addr(&text) {
-                process.addr = addr;
-                return process;
-            }
-            if let Ok(Some(status)) = process.child.try_wait() {
-                panic!("meridian exited early ({status}):\n{text}");
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "meridian did not start:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Its process id (for /proc).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// A `/proc/<pid>/status` field in kB, e.g. `VmHWM`.
-    pub fn status_kb(&self, field: &str) -> u64 {
-        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{field}:")))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc status"))
-    }
-}
-
-impl Drop for MeridianProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Finds `"addr":"127.0.0.1:N"` in the JSON startup line.
-fn started_addr(log: &str) -> Option<SocketAddr> {
-    log.lines()
-        .filter(|l| l.contains("meridian started"))
-        .find_map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            v["fields"]["addr"].as_str()?.parse().ok()
-        })
 }
