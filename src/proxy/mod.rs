@@ -268,7 +268,7 @@ impl Proxy {
                 .unwrap_or_else(|| PathAndQuery::from_static("/")),
             headers: hdrs,
             request_id,
-            idempotent: is_idempotent(&parts.method) && !upgrade,
+            idempotent: parts.method.is_idempotent() && !upgrade,
             has_idempotency_key,
             body,
             deadline,
@@ -360,13 +360,6 @@ fn route_of<'a>(
         _ => HeaderValue::from_str(authority).map_err(|_| ErrorKind::BadRequest)?,
     };
     Ok((received, route))
-}
-
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
 }
 
 fn set_meridian_headers(h: &mut HeaderMap, region: &crate::upstream::Region, attempts: u32) {

@@ -5,11 +5,13 @@
 
 mod connector;
 pub mod dns;
+mod h1;
 mod pool;
 pub mod replay;
 
 pub use connector::{RegionConnector, TlsTarget};
-pub use pool::{Pool, SendError, UpstreamBody};
+pub use h1::H1Error;
+pub use pool::{BodyReadError, Pool, SendError, UpstreamBody};
 pub use replay::{BodyError, ReplayBody};
 
 use crate::config::{EndpointSpec, Protocol, RegionSpec, Scheme, Settings};

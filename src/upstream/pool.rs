@@ -11,6 +11,7 @@
 
 use super::Endpoint;
 use super::connector::RegionConnector;
+use super::h1::{self, H1Body, H1Conn};
 use super::replay::ReplayBody;
 use bytes::Bytes;
 use http::{Request, Response};
@@ -41,7 +42,7 @@ pub enum SendError {
     Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The exchange failed after the request was (possibly) written.
     #[error("exchange: {0}")]
-    Exchange(#[source] hyper::Error),
+    Exchange(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl SendError {
@@ -69,10 +70,29 @@ impl IdleConn {
     }
 }
 
+/// An HTTP/1 connection, driven by the request task (see `h1`), waiting for its next request.
+struct IdleStream {
+    /// The connector that opened it.
+    connector: u64,
+    /// When it went idle.
+    since: Instant,
+    /// The connection itself.
+    conn: H1Conn,
+}
+
+impl IdleStream {
+    /// Still open, and not idle long enough for a load balancer to cut it mid-request.
+    fn is_fresh(&mut self) -> bool {
+        self.since.elapsed() < IDLE_TIMEOUT && self.conn.is_open()
+    }
+}
+
 /// The connections of one endpoint address.
 #[derive(Default)]
 pub struct Pool {
-    /// Idle HTTP/1 connections, most recently used last.
+    /// Idle HTTP/1 connections that carry requests without a body, most recently used last.
+    streams: Mutex<Vec<IdleStream>>,
+    /// Idle hyper HTTP/1 connections (requests with a body, upgrades), most recently used last.
     idle: Mutex<Vec<IdleConn>>,
     /// The shared HTTP/2 connection and the connector that opened it.
     h2: Mutex<Option<(u64, H2Sender)>>,
@@ -88,6 +108,7 @@ impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
             .field("idle", &self.idle_count())
+            .field("streams", &self.streams().len())
             .finish()
     }
 }
@@ -98,6 +119,34 @@ impl Pool {
     fn idle(&self) -> MutexGuard<'_, Vec<IdleConn>> {
         // Nothing panics while holding these locks; a poisoned list is still a valid list.
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn streams(&self) -> MutexGuard<'_, Vec<IdleStream>> {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most recently used open idle connection opened by `connector`, closing stale ones
+    /// on the way.
+    fn checkout_stream(&self, connector: u64) -> Option<H1Conn> {
+        let mut streams = self.streams();
+        while let Some(mut idle) = streams.pop() {
+            if idle.connector == connector && idle.is_fresh() {
+                return Some(idle.conn);
+            }
+        }
+        None
+    }
+
+    /// Takes back a connection whose response ended and which the origin keeps alive.
+    pub(super) fn put_stream(&self, connector: u64, conn: H1Conn) {
+        let mut streams = self.streams();
+        if streams.len() < MAX_IDLE {
+            streams.push(IdleStream {
+                connector,
+                since: Instant::now(),
+                conn,
+            });
+        }
     }
 
     fn h2(&self) -> MutexGuard<'_, Option<(u64, H2Sender)>> {
@@ -146,15 +195,16 @@ impl Pool {
     /// Called on every health probe, so an endpoint nobody sends to does not hold sockets open.
     pub fn evict_expired(&self) {
         self.idle().retain(IdleConn::is_fresh);
+        self.streams().retain_mut(IdleStream::is_fresh);
         let mut slot = self.h2();
         if slot.as_ref().is_some_and(|(_, s)| s.is_closed()) {
             *slot = None;
         }
     }
 
-    /// Idle HTTP/1 connections (Debug output).
+    /// Idle HTTP/1 connections, of both kinds.
     pub fn idle_count(&self) -> usize {
-        self.idle().len()
+        self.idle().len() + self.streams().len()
     }
 }
 
@@ -168,6 +218,12 @@ pub async fn send(
     if connector.h2 {
         return Box::pin(send_h2(connector, endpoint, req)).await;
     }
+    if req.body().is_end_stream()
+        && req.method() != http::Method::CONNECT
+        && !req.headers().contains_key(http::header::UPGRADE)
+    {
+        return send_h1(connector, endpoint, req).await;
+    }
     let mut req = req;
     while let Some(mut sender) = endpoint.pool.checkout_h1(connector.id) {
         // Only ready connections are pooled (see `UpstreamBody::release`); one that is not ready
@@ -180,7 +236,7 @@ pub async fn send(
             Err(mut e) => match e.take_message() {
                 // The connection closed before the request was written: try the next one.
                 Some(unsent) => req = unsent,
-                None => return Err(SendError::Exchange(e.into_error())),
+                None => return Err(SendError::Exchange(Box::new(e.into_error()))),
             },
         }
     }
@@ -193,13 +249,45 @@ pub async fn send(
     }
 }
 
+/// A request without a body, over a connection this task drives (see `h1`).
+async fn send_h1(
+    connector: &RegionConnector,
+    endpoint: &Arc<Endpoint>,
+    req: Request<ReplayBody>,
+) -> Result<Response<UpstreamBody>, SendError> {
+    // One resend at most: an origin that drops every connection this request arrives on is
+    // failing, not racing, and must not be sent the request once per pooled connection.
+    let mut resent = false;
+    while let Some(conn) = endpoint.pool.checkout_stream(connector.id) {
+        match h1::exchange(conn, &req, endpoint, connector.id).await {
+            Ok(resp) => return Ok(resp),
+            // The origin closed the idle connection before the request reached it: try the
+            // next one.
+            Err(h1::Failed::Unsent(_)) => continue,
+            // It closed the idle connection as the request arrived (the keep-alive race), so it
+            // most likely never read it. Like Go's net/http, resend an idempotent request on
+            // the next connection rather than fail over a region for a routine close.
+            Err(h1::Failed::Sent(h1::H1Error::Closed))
+                if !resent && req.method().is_idempotent() =>
+            {
+                resent = true;
+            }
+            Err(failed) => return Err(failed.into()),
+        }
+    }
+    let conn = Box::pin(connector.connect(endpoint.addr))
+        .await
+        .map_err(|e| SendError::Connect(Box::new(e)))?;
+    Ok(h1::exchange(H1Conn::new(conn), &req, endpoint, connector.id).await?)
+}
+
 /// A request hyper hands back was never written (as good as a connect failure); one it kept may
 /// have reached the origin.
 fn classify<T>(e: hyper::client::conn::TrySendError<T>) -> SendError {
     if e.message().is_some() {
         SendError::Connect(Box::new(e.into_error()))
     } else {
-        SendError::Exchange(e.into_error())
+        SendError::Exchange(Box::new(e.into_error()))
     }
 }
 
@@ -237,7 +325,7 @@ async fn send_h2(
         }
     };
     match sender.try_send_request(req).await {
-        Ok(resp) => Ok(resp.map(|inner| UpstreamBody { inner, lease: None })),
+        Ok(resp) => Ok(resp.map(|inner| UpstreamBody::Hyper(HyperBody { inner, lease: None }))),
         Err(e) => Err(classify(e)),
     }
 }
@@ -303,7 +391,7 @@ fn lease(
 ) -> Response<UpstreamBody> {
     let (parts, inner) = resp.into_parts();
     let reusable = parts.status != http::StatusCode::SWITCHING_PROTOCOLS;
-    let mut body = UpstreamBody {
+    let mut body = HyperBody {
         inner,
         lease: reusable.then(|| Lease {
             endpoint: endpoint.clone(),
@@ -314,7 +402,7 @@ fn lease(
     if body.inner.is_end_stream() {
         body.release();
     }
-    Response::from_parts(parts, body)
+    Response::from_parts(parts, UpstreamBody::Hyper(body))
 }
 
 /// An HTTP/1 connection on loan to one response body.
@@ -327,8 +415,21 @@ struct Lease {
     sender: H1Sender,
 }
 
-/// An origin's response body; its HTTP/1 connection returns to the pool when the body ends.
-pub struct UpstreamBody {
+/// A body read error, whichever client read it.
+pub type BodyReadError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An origin's response body. An HTTP/1 connection returns to its pool when the body ends.
+pub enum UpstreamBody {
+    /// Read by hyper (HTTP/2, requests with a body, upgrades).
+    Hyper(HyperBody),
+    /// Read off a connection the request task drives (see `h1`).
+    H1(Box<H1Body>),
+    /// Already read whole; its connection is back in the pool.
+    Full(Option<Bytes>),
+}
+
+/// A response body as hyper reads it, holding its HTTP/1 connection until it ends.
+pub struct HyperBody {
     /// The body as hyper reads it.
     inner: Incoming,
     /// Set while the body is being read over a pooled HTTP/1 connection.
@@ -337,13 +438,21 @@ pub struct UpstreamBody {
 
 impl std::fmt::Debug for UpstreamBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamBody")
-            .field("leased", &self.lease.is_some())
-            .finish()
+        match self {
+            UpstreamBody::Hyper(b) => f
+                .debug_struct("HyperBody")
+                .field("leased", &b.lease.is_some())
+                .finish(),
+            UpstreamBody::H1(b) => b.fmt(f),
+            UpstreamBody::Full(b) => f
+                .debug_tuple("Full")
+                .field(&b.as_ref().map(Bytes::len))
+                .finish(),
+        }
     }
 }
 
-impl UpstreamBody {
+impl HyperBody {
     fn release(&mut self) {
         let Some(Lease {
             endpoint,
@@ -368,14 +477,9 @@ impl UpstreamBody {
             }
         });
     }
-}
-
-impl Body for UpstreamBody {
-    type Data = Bytes;
-    type Error = hyper::Error;
 
     fn poll_frame(
-        mut self: Pin<&mut Self>,
+        &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
@@ -388,12 +492,36 @@ impl Body for UpstreamBody {
         }
         polled
     }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BodyReadError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyReadError>>> {
+        match self.get_mut() {
+            UpstreamBody::Hyper(b) => b.poll_frame(cx).map_err(Into::into),
+            UpstreamBody::H1(b) => b.poll_frame(cx).map_err(Into::into),
+            UpstreamBody::Full(b) => Poll::Ready(b.take().map(|d| Ok(Frame::data(d)))),
+        }
+    }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match self {
+            UpstreamBody::Hyper(b) => b.inner.is_end_stream(),
+            UpstreamBody::H1(b) => b.is_end_stream(),
+            UpstreamBody::Full(b) => b.is_none(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match self {
+            UpstreamBody::Hyper(b) => b.inner.size_hint(),
+            UpstreamBody::H1(b) => b.size_hint(),
+            UpstreamBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |d| d.len() as u64)),
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod client;
 pub mod origin;
 pub mod proxy;
 pub mod relay;
+pub mod scripted;
 
 #[allow(unused_imports)]
 pub use client::{Answer, TestClient, raw_exchange, request};
