@@ -7,7 +7,8 @@
 //! - [`listener`]: accept loop, connection limit, HTTP/1.1 + HTTP/2 server settings.
 //! - [`proxy`]: the request path: route, plan regions, attempt, fail over, hedge, respond.
 //! - [`routing`]: request -> route -> ordered candidate regions (the failover plan).
-//! - [`upstream`]: endpoint addresses with their keep-alive pools, connector, replayable bodies.
+//! - [`upstream`]: endpoint addresses with their keep-alive pools, the in-task HTTP/1 exchange for
+//!   bodyless requests, connector, replayable bodies.
 //! - [`health`]: endpoint health atomics (write side: checker and passive outlier detection).
 //! - [`admin`]: /metrics, /healthz, /readyz, /status on the loopback admin listener.
 //! - [`error`]: error kinds and the one place they become HTTP responses.
