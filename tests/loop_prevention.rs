@@ -104,6 +104,22 @@ async fn forwarded_request_is_served_locally_and_never_bounced() {
             to_a_before,
             "B sent a forwarded request back to A"
         );
+        // The same for a request with a body, which travels over hyper's client rather than
+        // the bodyless in-task exchange: the mark must ride along there too.
+        let answer = client
+            .post(
+                &t.a.url("/bounce-post"),
+                &[("idempotency-key", "k-1")],
+                "payload",
+            )
+            .await;
+        assert_eq!(answer.status, 502, "{answer:?}");
+        assert_eq!(answer.region(), "eu-west-1", "{answer:?}");
+        assert_eq!(
+            t.to_a.bytes_up(),
+            to_a_before,
+            "B sent a forwarded POST back to A"
+        );
         assert!(
             t.b.runtime()
                 .snapshot()

@@ -7,7 +7,7 @@
 use super::{ProbeOutcome, Transition};
 use crate::runtime::{Runtime, supervise_per_key};
 use crate::upstream::{Endpoint, ReplayBody};
-use http::{HeaderValue, Request, header};
+use http::{HeaderMap, HeaderValue, Request, header};
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,15 +106,16 @@ async fn probe_once(
     let uri = region.request_uri(endpoint, path);
     let mut req = Request::new(ReplayBody::empty());
     *req.uri_mut() = uri;
+    let mut headers = HeaderMap::with_capacity(2);
     if let Ok(host) = HeaderValue::from_str(&endpoint.spec.host) {
-        req.headers_mut().insert(header::HOST, host);
+        headers.insert(header::HOST, host);
     }
-    req.headers_mut().insert(
+    headers.insert(
         header::USER_AGENT,
         HeaderValue::from_static("meridian-health-check"),
     );
     let exchange = async {
-        let resp = region.send(endpoint, req).await.ok()?;
+        let resp = region.send(endpoint, &headers, req).await.ok()?;
         let status = resp.status().as_u16();
         // Drain a bounded body so the connection returns to the pool.
         let _ = http_body_util::Limited::new(resp.into_body(), MAX_PROBE_BODY)

@@ -78,7 +78,7 @@ pub async fn attempt(
     let in_flight = endpoint.health.track();
     let started = Instant::now();
     let result = {
-        let mut exchange = std::pin::pin!(region.send(&endpoint, req));
+        let mut exchange = std::pin::pin!(region.send(&endpoint, &ctx.headers, req));
         // A streamed body is uploaded at the client's pace: the per-try timer (which judges the
         // origin) starts only once the upload is over, so a slow client cannot make a healthy
         // origin look hung. The overall deadline, enforced by the caller, still bounds the upload.
@@ -191,7 +191,8 @@ fn upstream_request(
     let mut req = Request::new(body);
     *req.method_mut() = ctx.method.clone();
     *req.uri_mut() = uri;
-    *req.headers_mut() = ctx.headers.clone();
+    // The request carries only what this attempt adds; the client's (rewritten) headers go by
+    // reference (see `Region::send`), so an attempt does not copy the header map.
     if cross_region {
         let local = snapshot.local().name();
         let mark = snapshot.forward_key.sign(local, ctx.request_id_str());

@@ -149,11 +149,12 @@ struct Home {
 /// origin keeps it alive.
 pub async fn exchange(
     mut conn: H1Conn,
+    shared: &HeaderMap,
     req: &Request<super::ReplayBody>,
     endpoint: &Arc<Endpoint>,
     connector: u64,
 ) -> Result<Response<UpstreamBody>, Failed> {
-    encode_head(&mut conn.write, req);
+    encode_head(&mut conn.write, shared, req);
     let written = async {
         conn.stream.write_all(&conn.write).await?;
         conn.stream.flush().await
@@ -196,16 +197,20 @@ fn release(mut conn: H1Conn, reusable: bool, home: Home) {
     home.endpoint.pool.put_stream(home.connector, conn);
 }
 
-/// `METHOD target HTTP/1.1`, the headers, and `content-length: 0` where a method that usually
-/// has a body goes without one (as hyper does), so the origin does not wait for one.
-fn encode_head(dst: &mut Vec<u8>, req: &Request<super::ReplayBody>) {
+/// `METHOD target HTTP/1.1`, the `shared` headers (except those the request sets itself), the
+/// request's own, and `content-length: 0` where a method that usually has a body goes without
+/// one (as hyper does), so the origin does not wait for one.
+fn encode_head(dst: &mut Vec<u8>, shared: &HeaderMap, req: &Request<super::ReplayBody>) {
     dst.clear();
     dst.extend_from_slice(req.method().as_str().as_bytes());
     dst.push(b' ');
     let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
     dst.extend_from_slice(target.as_bytes());
     dst.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in req.headers() {
+    let own = req.headers();
+    let overridden = |name: &HeaderName| !own.is_empty() && own.contains_key(name);
+    let headers = shared.iter().filter(|(name, _)| !overridden(name));
+    for (name, value) in headers.chain(own) {
         dst.extend_from_slice(name.as_str().as_bytes());
         dst.extend_from_slice(b": ");
         dst.extend_from_slice(value.as_bytes());
@@ -215,7 +220,8 @@ fn encode_head(dst: &mut Vec<u8>, req: &Request<super::ReplayBody>) {
         *req.method(),
         Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS | Method::TRACE
     );
-    if !bodyless_method && !req.headers().contains_key(CONTENT_LENGTH) {
+    if !bodyless_method && !shared.contains_key(CONTENT_LENGTH) && !own.contains_key(CONTENT_LENGTH)
+    {
         dst.extend_from_slice(b"content-length: 0\r\n");
     }
     dst.extend_from_slice(b"\r\n");
@@ -764,19 +770,26 @@ mod tests {
     }
 
     #[test]
-    fn encoded_head_adds_zero_length_only_where_a_body_is_expected() {
+    fn encoded_head_merges_headers_and_adds_zero_length_only_where_a_body_is_expected() {
         let mut dst = Vec::new();
+        let mut shared = HeaderMap::new();
+        shared.insert("host", HeaderValue::from_static("api"));
+        shared.insert("x-mark", HeaderValue::from_static("forged"));
         let mut req = Request::new(super::super::ReplayBody::empty());
         *req.uri_mut() = "/a?b=1".parse().unwrap();
-        req.headers_mut()
-            .insert("host", HeaderValue::from_static("api"));
-        encode_head(&mut dst, &req);
-        assert_eq!(dst, b"GET /a?b=1 HTTP/1.1\r\nhost: api\r\n\r\n");
-        *req.method_mut() = Method::POST;
-        encode_head(&mut dst, &req);
+        encode_head(&mut dst, &shared, &req);
         assert_eq!(
             dst,
-            b"POST /a?b=1 HTTP/1.1\r\nhost: api\r\ncontent-length: 0\r\n\r\n"
+            b"GET /a?b=1 HTTP/1.1\r\nhost: api\r\nx-mark: forged\r\n\r\n"
+        );
+        // The request's own headers replace shared ones of the same name.
+        *req.method_mut() = Method::POST;
+        req.headers_mut()
+            .insert("x-mark", HeaderValue::from_static("signed"));
+        encode_head(&mut dst, &shared, &req);
+        assert_eq!(
+            dst,
+            b"POST /a?b=1 HTTP/1.1\r\nhost: api\r\nx-mark: signed\r\ncontent-length: 0\r\n\r\n"
         );
     }
 }

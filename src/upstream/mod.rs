@@ -147,15 +147,19 @@ impl Region {
         self.endpoints.load_full()
     }
 
-    /// Sends one request to `endpoint` over a pooled (or new) connection.
+    /// Sends one request to `endpoint` over a pooled (or new) connection: the headers of
+    /// `shared` followed by the request's own (which win where both name one header).
+    /// `shared` is borrowed so that an attempt need not copy the client's header map; only
+    /// hyper's client, which owns its request, gets a merged copy.
     /// (Not an `async fn`: returning the pool's future directly spares every request one more
     /// copy of it.)
     pub fn send<'a>(
         &'a self,
         endpoint: &'a Arc<Endpoint>,
+        shared: &'a http::HeaderMap,
         req: http::Request<ReplayBody>,
     ) -> impl Future<Output = Result<http::Response<UpstreamBody>, SendError>> + 'a {
-        pool::send(&self.connector, endpoint, req)
+        pool::send(&self.connector, endpoint, shared, req)
     }
 
     /// The request URI for `endpoint`: origin-form for HTTP/1 (no allocation), absolute for

@@ -213,16 +213,19 @@ impl Pool {
 pub async fn send(
     connector: &RegionConnector,
     endpoint: &Arc<Endpoint>,
+    shared: &http::HeaderMap,
     req: Request<ReplayBody>,
 ) -> Result<Response<UpstreamBody>, SendError> {
+    if !connector.h2
+        && req.body().is_end_stream()
+        && req.method() != http::Method::CONNECT
+        && !shared.contains_key(http::header::UPGRADE)
+    {
+        return send_h1(connector, endpoint, shared, req).await;
+    }
+    let req = merged(shared, req);
     if connector.h2 {
         return Box::pin(send_h2(connector, endpoint, req)).await;
-    }
-    if req.body().is_end_stream()
-        && req.method() != http::Method::CONNECT
-        && !req.headers().contains_key(http::header::UPGRADE)
-    {
-        return send_h1(connector, endpoint, req).await;
     }
     let mut req = req;
     while let Some(mut sender) = endpoint.pool.checkout_h1(connector.id) {
@@ -249,17 +252,27 @@ pub async fn send(
     }
 }
 
+/// `req` with the `shared` headers under its own, for hyper's client, which owns its request.
+fn merged(shared: &http::HeaderMap, mut req: Request<ReplayBody>) -> Request<ReplayBody> {
+    let own = std::mem::replace(req.headers_mut(), shared.clone());
+    for (name, value) in &own {
+        req.headers_mut().insert(name, value.clone());
+    }
+    req
+}
+
 /// A request without a body, over a connection this task drives (see `h1`).
 async fn send_h1(
     connector: &RegionConnector,
     endpoint: &Arc<Endpoint>,
+    shared: &http::HeaderMap,
     req: Request<ReplayBody>,
 ) -> Result<Response<UpstreamBody>, SendError> {
     // One resend at most: an origin that drops every connection this request arrives on is
     // failing, not racing, and must not be sent the request once per pooled connection.
     let mut resent = false;
     while let Some(conn) = endpoint.pool.checkout_stream(connector.id) {
-        match h1::exchange(conn, &req, endpoint, connector.id).await {
+        match h1::exchange(conn, shared, &req, endpoint, connector.id).await {
             Ok(resp) => return Ok(resp),
             // The origin closed the idle connection before the request reached it: try the
             // next one.
@@ -278,7 +291,7 @@ async fn send_h1(
     let conn = Box::pin(connector.connect(endpoint.addr))
         .await
         .map_err(|e| SendError::Connect(Box::new(e)))?;
-    Ok(h1::exchange(H1Conn::new(conn), &req, endpoint, connector.id).await?)
+    Ok(h1::exchange(H1Conn::new(conn), shared, &req, endpoint, connector.id).await?)
 }
 
 /// A request hyper hands back was never written (as good as a connect failure); one it kept may
