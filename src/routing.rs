@@ -10,12 +10,16 @@ use crate::runtime::Snapshot;
 use std::time::Duration;
 
 /// Regions to try for one request, best first (indices into the snapshot's regions).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailoverPlan {
-    /// Region indices in attempt order.
+#[derive(Debug, Clone)]
+pub struct FailoverPlan<'r> {
+    /// Region indices in attempt order (so far: see [`FailoverPlan::region`]).
     pub regions: Vec<usize>,
     /// Every region looked down; these are tried anyway.
     pub fail_open: bool,
+    /// Set while only the healthy local region is in `regions`: the route whose siblings are
+    /// still to be ordered. Most requests end at the local region, so the siblings' health and
+    /// latency are read only when a retry or hedge needs them (and are then fresher).
+    unordered: Option<&'r RouteSpec>,
 }
 
 /// First route whose host and path prefix match. `host` is lower-case without port.
@@ -25,15 +29,62 @@ pub fn match_route<'a>(settings: &'a Settings, host: &str, path: &str) -> Option
     })
 }
 
-/// Builds the plan for a route. `forwarded` = a sibling sent this request: serve it locally only.
-pub fn plan(snapshot: &Snapshot, route: &RouteSpec, forwarded: bool) -> FailoverPlan {
+/// The whole plan for a route, siblings ordered now.
+/// `forwarded` = a sibling sent this request: serve it locally only.
+pub fn plan<'r>(snapshot: &Snapshot, route: &'r RouteSpec, forwarded: bool) -> FailoverPlan<'r> {
+    let mut plan = plan_lazily(snapshot, route, forwarded);
+    plan.order_siblings(snapshot);
+    plan
+}
+
+/// The plan for a route with the siblings left unordered while the local region is healthy;
+/// [`FailoverPlan::region`] orders them on first need. Same order as [`plan`].
+pub fn plan_lazily<'r>(
+    snapshot: &Snapshot,
+    route: &'r RouteSpec,
+    forwarded: bool,
+) -> FailoverPlan<'r> {
     let local = snapshot.settings.local_region;
     if forwarded {
         return FailoverPlan {
             regions: vec![local],
             fail_open: false,
+            unordered: None,
         };
     }
+    let local_allowed = route.regions.contains(&local);
+    if local_allowed && snapshot.regions[local].is_healthy() {
+        let mut regions = Vec::with_capacity(route.regions.len());
+        regions.push(local);
+        return FailoverPlan {
+            regions,
+            fail_open: false,
+            unordered: Some(route),
+        };
+    }
+    let healthy = healthy_siblings(snapshot, route);
+    if !healthy.is_empty() {
+        return FailoverPlan {
+            regions: healthy,
+            fail_open: false,
+            unordered: None,
+        };
+    }
+    let mut all: Vec<usize> = Vec::with_capacity(route.regions.len());
+    if local_allowed {
+        all.push(local);
+    }
+    all.extend(route.regions.iter().copied().filter(|&i| i != local));
+    FailoverPlan {
+        regions: all,
+        fail_open: true,
+        unordered: None,
+    }
+}
+
+/// Healthy regions of the route other than the local one, by probe latency divided by weight.
+fn healthy_siblings(snapshot: &Snapshot, route: &RouteSpec) -> Vec<usize> {
+    let local = snapshot.settings.local_region;
     let mut healthy: Vec<(usize, Option<Duration>)> = route
         .regions
         .iter()
@@ -45,26 +96,30 @@ pub fn plan(snapshot: &Snapshot, route: &RouteSpec, forwarded: bool) -> Failover
     // Latency divided by weight: weight 2 prefers a region unless it is over twice as slow.
     // Unknown latency sorts last; ties keep config order (stable sort).
     healthy.sort_by_key(|(_, latency)| latency.unwrap_or(Duration::MAX));
-    let mut regions: Vec<usize> = Vec::with_capacity(route.regions.len());
-    let local_allowed = route.regions.contains(&local);
-    if local_allowed && snapshot.regions[local].is_healthy() {
-        regions.push(local);
+    healthy.into_iter().map(|(i, _)| i).collect()
+}
+
+// === impl FailoverPlan ===
+
+impl FailoverPlan<'_> {
+    /// The region to try `n`th (0 = first), ordering the siblings when first asked past the
+    /// local region.
+    pub fn region(&mut self, n: usize, snapshot: &Snapshot) -> Option<usize> {
+        if n >= self.regions.len() {
+            self.order_siblings(snapshot);
+        }
+        self.regions.get(n).copied()
     }
-    regions.extend(healthy.into_iter().map(|(i, _)| i));
-    if !regions.is_empty() {
-        return FailoverPlan {
-            regions,
-            fail_open: false,
-        };
+
+    /// The first region of the plan.
+    pub fn first(&self) -> Option<usize> {
+        self.regions.first().copied()
     }
-    let mut all: Vec<usize> = Vec::with_capacity(route.regions.len());
-    if local_allowed {
-        all.push(local);
-    }
-    all.extend(route.regions.iter().copied().filter(|&i| i != local));
-    FailoverPlan {
-        regions: all,
-        fail_open: true,
+
+    fn order_siblings(&mut self, snapshot: &Snapshot) {
+        if let Some(route) = self.unordered.take() {
+            self.regions.extend(healthy_siblings(snapshot, route));
+        }
     }
 }
 
@@ -124,6 +179,16 @@ regions = ["b", "c"]
         probe(&snapshot, 1, 10, ProbeOutcome::Healthy);
         probe(&snapshot, 2, 30, ProbeOutcome::Healthy);
         assert_eq!(plan(&snapshot, api, false).regions, vec![0, 2, 1]);
+        // The lazy plan holds only the local region until a sibling is asked for, and reads
+        // sibling health at that moment: b turning unhealthy in between drops it.
+        let mut lazy = plan_lazily(&snapshot, api, false);
+        assert_eq!(lazy.regions, vec![0]);
+        assert_eq!(lazy.region(0, &snapshot), Some(0));
+        probe(&snapshot, 1, 1, ProbeOutcome::Unhealthy);
+        assert_eq!(lazy.region(1, &snapshot), Some(2));
+        assert_eq!(lazy.region(2, &snapshot), None);
+        assert_eq!(lazy.regions, vec![0, 2]);
+        probe(&snapshot, 1, 10, ProbeOutcome::Healthy);
         // A forwarded request stays local.
         assert_eq!(plan(&snapshot, api, true).regions, vec![0]);
         // Local down: siblings only.

@@ -42,7 +42,7 @@ pub async fn execute(
     ctx: &RequestCtx,
     runtime: &Runtime,
     snapshot: &Snapshot,
-    plan: &FailoverPlan,
+    mut plan: FailoverPlan<'_>,
 ) -> Result<Served, ErrorKind> {
     let settings = &snapshot.settings;
     let retry = &settings.retry;
@@ -62,11 +62,13 @@ pub async fn execute(
 
     // First attempt: walk the plan until a region has an endpoint at all.
     let mut first = None;
-    while next < plan.regions.len() && first.is_none() {
-        first = launch(plan.regions[next], &mut outstanding);
+    while first.is_none()
+        && let Some(region) = plan.region(next, snapshot)
+    {
+        first = launch(region, &mut outstanding);
         if first.is_some() {
             started += 1;
-            previous_region = Some(plan.regions[next]);
+            previous_region = Some(region);
         }
         next += 1;
     }
@@ -80,12 +82,15 @@ pub async fn execute(
     let mut later = None::<FuturesUnordered<_>>;
 
     let hedge_allowed = retry.hedge && ctx.idempotent && ctx.body.is_complete();
-    let mut hedge_armed = hedge_allowed && next < plan.regions.len() && max_attempts > 1;
+    // Armed without asking whether a sibling exists: that question reads every sibling's
+    // health, and is only worth asking if the hedge delay passes (then it may find none).
+    let mut hedge_armed = hedge_allowed && max_attempts > 1;
     // One timer serves both the hedge delay and the overall deadline: it is first set for the
     // hedge (when armed) and moved to the deadline once the hedge fires or is disarmed.
     let deadline = tokio::time::Instant::from_std(ctx.deadline);
     let first_alarm = if hedge_armed {
-        (tokio::time::Instant::now() + hedge_delay(snapshot, plan, retry.hedge_delay)).min(deadline)
+        (tokio::time::Instant::now() + hedge_delay(snapshot, &plan, retry.hedge_delay))
+            .min(deadline)
     } else {
         deadline
     };
@@ -109,9 +114,10 @@ pub async fn execute(
                 }
                 hedge_armed = false;
                 timer.as_mut().reset(deadline);
-                if next < plan.regions.len() && (started as usize) < max_attempts {
+                if (started as usize) < max_attempts
+                    && let Some(to) = plan.region(next, snapshot)
+                {
                     if runtime.budget.try_withdraw(retry) {
-                        let to = plan.regions[next];
                         if let Some(fut) = launch(to, &mut outstanding) {
                             let from = previous_region.unwrap_or(settings.local_region);
                             record_failover(snapshot, from, to, "hedge", ctx);
@@ -162,7 +168,7 @@ pub async fn execute(
         };
         let may_retry = !failure.may_have_reached_origin() || ctx.safe_to_replay();
         let body_ok = ctx.body.is_replayable();
-        let more = next < plan.regions.len() && (started as usize) < max_attempts;
+        let more = (started as usize) < max_attempts && plan.region(next, snapshot).is_some();
         tracing::debug!(endpoint = %endpoint.label, failure = failure.label(),
             may_retry, body_ok, more, "attempt failed");
         if may_retry && body_ok && more {
@@ -204,9 +210,8 @@ fn hedge_delay(snapshot: &Snapshot, plan: &FailoverPlan, configured: Option<Dura
     }
     let ceiling = snapshot.settings.timeouts.per_try / 2;
     let observed = plan
-        .regions
         .first()
-        .and_then(|&i| {
+        .and_then(|i| {
             snapshot.regions[i]
                 .endpoints()
                 .iter()

@@ -213,7 +213,7 @@ impl Proxy {
                 .forward_key
                 .verify(v, request_id.to_str().unwrap_or(""))
         });
-        let plan = routing::plan(snapshot, route, forwarded_from.is_some());
+        let plan = routing::plan_lazily(snapshot, route, forwarded_from.is_some());
         if plan.fail_open {
             metrics::counter!("meridian_fail_open_total").increment(1);
         }
@@ -274,7 +274,7 @@ impl Proxy {
             deadline,
         };
 
-        let served = failover::execute(&ctx, &self.runtime, snapshot, &plan).await?;
+        let served = failover::execute(&ctx, &self.runtime, snapshot, plan).await?;
         let region = &snapshot.regions[served.region];
         region.served.fetch_add(1, Relaxed);
         let (mut resp_parts, resp_body) = served.response.into_parts();
