@@ -47,8 +47,9 @@ pub enum H1Error {
     /// The socket failed.
     #[error("{0}")]
     Io(#[from] io::Error),
-    /// The origin closed the connection without sending a byte of response: on a reused
-    /// connection, the keep-alive race (it closed the idle connection as the request arrived).
+    /// The origin closed (or reset) the connection without sending a byte of response: on a
+    /// reused connection, the keep-alive race (it closed the idle connection as the request
+    /// arrived).
     #[error("connection closed before any response")]
     Closed,
     /// The origin closed the connection before the response was complete.
@@ -251,15 +252,26 @@ async fn read_head(conn: &mut H1Conn) -> Result<Head, H1Error> {
             return Err(H1Error::HeadTooLarge);
         }
         conn.read.reserve(HEAD_READ);
-        if conn.stream.read_buf(&mut conn.read).await? == 0 {
-            return Err(if received {
-                H1Error::Incomplete
-            } else {
-                H1Error::Closed
-            });
+        let read = conn.stream.read_buf(&mut conn.read).await;
+        match read {
+            Ok(0) if received => return Err(H1Error::Incomplete),
+            Ok(0) => return Err(H1Error::Closed),
+            // A reset before the first byte is the same race: the origin had closed, and our
+            // request drew a RST, which the kernel may report before the FIN's end of stream.
+            Err(e) if !received && is_reset(&e) => return Err(H1Error::Closed),
+            Err(e) => return Err(e.into()),
+            Ok(_) => received = true,
         }
-        received = true;
     }
+}
+
+fn is_reset(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
 }
 
 /// Parses one final response head off the front of `buf`, or None if more bytes are needed.
