@@ -12,16 +12,32 @@ use support::{TestClient, TestOrigin, TestProxy, bounded, request};
 
 const OK_HEAD: &str = "HTTP/1.1 200 OK\r\n";
 
-/// A proxy with the scripted origin as the local region and a sibling that answers normally.
+/// The scripted origin as the local region, a sibling that answers normally, the proxy in
+/// front of them, and a client.
+struct Setup {
+    origin: ScriptedOrigin,
+    sibling: TestOrigin,
+    proxy: TestProxy,
+    client: TestClient,
+}
+
 /// No hedging: the scripted replies pause between parts, and a hedge would race them.
-async fn proxy_for(local: &ScriptedOrigin, sibling: &TestOrigin) -> TestProxy {
-    TestProxy::builder()
+async fn setup() -> Setup {
+    let origin = ScriptedOrigin::start(scripted).await;
+    let sibling = TestOrigin::new("eu-west-1").start().await;
+    let proxy = TestProxy::builder()
         .set("retry.hedge", "false")
-        .region("us-east-1", &[local.addr()], &[])
-        .origin(sibling)
+        .region("us-east-1", &[origin.addr()], &[])
+        .origin(&sibling)
         .local("us-east-1")
         .start()
-        .await
+        .await;
+    Setup {
+        origin,
+        sibling,
+        proxy,
+        client: TestClient::new(),
+    }
 }
 
 fn scripted(received: &support::scripted::Received) -> Reply {
@@ -77,12 +93,9 @@ fn scripted(received: &support::scripted::Received) -> Reply {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_framing_arrives_whole_and_only_keep_alive_connections_are_reused() {
     bounded(async {
-        let origin = ScriptedOrigin::start(scripted).await;
-        let sibling = TestOrigin::new("eu-west-1").start().await;
-        let proxy = proxy_for(&origin, &sibling).await;
-        let client = TestClient::new();
+        let t = setup().await;
         let get = |path: &str| {
-            let (client, url) = (client.clone(), proxy.url(path));
+            let (client, url) = (t.client.clone(), t.proxy.url(path));
             async move { client.get(&url).await }
         };
 
@@ -95,10 +108,11 @@ async fn every_framing_arrives_whole_and_only_keep_alive_connections_are_reused(
         assert_eq!(get("/s/length").await.text(), "hello world");
         assert_eq!(get("/s/early-hints").await.text(), "final");
         assert_eq!(get("/s/no-content").await.status, 204);
-        let head = client
+        let head = t
+            .client
             .send(request(
                 Method::HEAD,
-                &proxy.url("/s/head"),
+                &t.proxy.url("/s/head"),
                 &[],
                 Bytes::new(),
             ))
@@ -110,7 +124,7 @@ async fn every_framing_arrives_whole_and_only_keep_alive_connections_are_reused(
         assert!(head.body.is_empty());
         // Five keep-alive responses in a row, sequentially: one connection carried them all,
         // so each was read to its exact end (a HEAD's body is not waited for).
-        let got = origin.received();
+        let got = t.origin.received();
         assert!(
             got.iter().all(|r| r.connection == got[0].connection),
             "keep-alive responses were not reused: {got:?}"
@@ -122,7 +136,7 @@ async fn every_framing_arrives_whole_and_only_keep_alive_connections_are_reused(
         assert_eq!(get("/s/to-close").await.text(), "read to the end");
         assert_eq!(get("/s/conn-close").await.text(), "ok");
         assert_eq!(get("/s/length").await.text(), "hello world");
-        let got = origin.received();
+        let got = t.origin.received();
         let conns: Vec<u64> = got[5..].iter().map(|r| r.connection).collect();
         assert_eq!(
             conns[0], got[0].connection,
@@ -133,7 +147,7 @@ async fn every_framing_arrives_whole_and_only_keep_alive_connections_are_reused(
             conns[2], conns[1],
             "a connection: close connection was reused"
         );
-        assert_eq!(origin.received().len(), 8);
+        assert_eq!(t.origin.received().len(), 8);
     })
     .await;
 }
@@ -141,11 +155,9 @@ async fn every_framing_arrives_whole_and_only_keep_alive_connections_are_reused(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trailers_of_a_chunked_response_reach_an_h2_client() {
     bounded(async {
-        let origin = ScriptedOrigin::start(scripted).await;
-        let sibling = TestOrigin::new("eu-west-1").start().await;
-        let proxy = proxy_for(&origin, &sibling).await;
-        let req = request(Method::GET, &proxy.url("/s/chunked"), &[], Bytes::new());
-        let resp = support::client::h2_send(proxy.addr(), req).await;
+        let t = setup().await;
+        let req = request(Method::GET, &t.proxy.url("/s/chunked"), &[], Bytes::new());
+        let resp = support::client::h2_send(t.proxy.addr(), req).await;
         assert_eq!(resp.status(), 200);
         let collected = resp.into_body().collect().await.unwrap();
         let trailers = collected.trailers().cloned().expect("trailers");
@@ -158,19 +170,16 @@ async fn trailers_of_a_chunked_response_reach_an_h2_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_origin_closing_idle_connections_costs_no_request_and_no_failover() {
     bounded(async {
-        let origin = ScriptedOrigin::start(scripted).await;
-        let sibling = TestOrigin::new("eu-west-1").start().await;
-        let proxy = proxy_for(&origin, &sibling).await;
-        let client = TestClient::new();
+        let t = setup().await;
         for i in 0..30 {
-            let answer = client.get(&proxy.url("/s/silent-close")).await;
+            let answer = t.client.get(&t.proxy.url("/s/silent-close")).await;
             assert_eq!(answer.status, 200, "request {i}: {answer:?}");
             // Whether the proxy saw the close before reusing the connection or only when the
             // request met it, the answer came from the local origin on the first attempt.
             assert_eq!(answer.region(), "us-east-1", "request {i} failed over");
             assert_eq!(answer.header("x-meridian-attempts"), "1");
         }
-        assert_eq!(sibling.hits(), 0);
+        assert_eq!(t.sibling.hits(), 0);
     })
     .await;
 }
@@ -178,10 +187,7 @@ async fn an_origin_closing_idle_connections_costs_no_request_and_no_failover() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn untrustworthy_responses_are_refused_and_a_get_fails_over() {
     bounded(async {
-        let origin = ScriptedOrigin::start(scripted).await;
-        let sibling = TestOrigin::new("eu-west-1").start().await;
-        let proxy = proxy_for(&origin, &sibling).await;
-        let client = TestClient::new();
+        let t = setup().await;
         // Smuggling-shaped framing, a non-HTTP answer and a head past 64 KiB: none of them is
         // passed on; the sibling answers instead.
         for path in [
@@ -190,12 +196,12 @@ async fn untrustworthy_responses_are_refused_and_a_get_fails_over() {
             "/s/garbage",
             "/s/huge-head",
         ] {
-            let answer = client.get(&proxy.url(path)).await;
+            let answer = t.client.get(&t.proxy.url(path)).await;
             assert_eq!(answer.status, 200, "{path}: {answer:?}");
             assert_eq!(answer.region(), "eu-west-1", "{path}");
             assert_eq!(answer.header("x-meridian-attempts"), "2", "{path}");
         }
-        assert_eq!(sibling.hits(), 4);
+        assert_eq!(t.sibling.hits(), 4);
     })
     .await;
 }
@@ -203,20 +209,17 @@ async fn untrustworthy_responses_are_refused_and_a_get_fails_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_cut_short_fails_that_response_only() {
     bounded(async {
-        let origin = ScriptedOrigin::start(scripted).await;
-        let sibling = TestOrigin::new("eu-west-1").start().await;
-        let proxy = proxy_for(&origin, &sibling).await;
-        let client = TestClient::new();
+        let t = setup().await;
         // The head went out before the body failed, so the client sees the response break
         // (not a made-up 200 with a short body), and the next request is served normally.
         for path in ["/s/truncated", "/s/bad-chunk"] {
-            let result = client.try_get(&proxy.url(path)).await;
+            let result = t.client.try_get(&t.proxy.url(path)).await;
             assert!(
                 result.is_err(),
                 "{path}: a broken body was delivered as whole: {result:?}"
             );
             assert_eq!(
-                client.get(&proxy.url("/s/length")).await.text(),
+                t.client.get(&t.proxy.url("/s/length")).await.text(),
                 "hello world"
             );
         }
@@ -227,20 +230,18 @@ async fn a_body_cut_short_fails_that_response_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_head_is_forwarded_as_written_with_zero_length_for_bodyless_post() {
     bounded(async {
-        let origin = ScriptedOrigin::start(scripted).await;
-        let sibling = TestOrigin::new("eu-west-1").start().await;
-        let proxy = proxy_for(&origin, &sibling).await;
-        let client = TestClient::new();
-        let answer = client
+        let t = setup().await;
+        let answer = t
+            .client
             .send(request(
                 Method::POST,
-                &proxy.url("/s/length?q=1"),
+                &t.proxy.url("/s/length?q=1"),
                 &[("x-custom", "kept")],
                 Bytes::new(),
             ))
             .await;
         assert_eq!(answer.text(), "hello world");
-        let got = origin.received();
+        let got = t.origin.received();
         let head = got[0].head.to_ascii_lowercase();
         assert!(
             head.starts_with("post /s/length?q=1 http/1.1\r\n"),

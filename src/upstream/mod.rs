@@ -10,7 +10,6 @@ mod pool;
 pub mod replay;
 
 pub use connector::{RegionConnector, TlsTarget};
-pub use h1::H1Error;
 pub use pool::{BodyReadError, Pool, SendError, UpstreamBody};
 pub use replay::{BodyError, ReplayBody};
 

@@ -52,48 +52,100 @@ impl SendError {
     }
 }
 
-/// An HTTP/1 connection waiting for its next request.
-struct IdleConn {
+/// An HTTP/1 connection a free list can hold: it can tell whether the origin closed it.
+trait Reusable {
+    /// Still open (cheap: no system call in the usual case).
+    fn is_open(&mut self) -> bool;
+}
+
+/// hyper's request half; hyper's connection task notices the close.
+impl Reusable for H1Sender {
+    fn is_open(&mut self) -> bool {
+        !self.is_closed()
+    }
+}
+
+/// A connection the request task drives (see `h1`).
+impl Reusable for H1Conn {
+    fn is_open(&mut self) -> bool {
+        H1Conn::is_open(self)
+    }
+}
+
+/// A connection waiting for its next request.
+struct Idle<C> {
     /// The connector (TLS and protocol settings) that opened it; a reload that changes them
     /// retires the connection.
     connector: u64,
     /// When it went idle.
     since: Instant,
-    /// The request half; the connection task owns the socket.
-    sender: H1Sender,
+    /// The connection.
+    conn: C,
 }
 
-impl IdleConn {
-    /// Still open, and not idle long enough for a load balancer to cut it mid-request.
-    fn is_fresh(&self) -> bool {
-        !self.sender.is_closed() && self.since.elapsed() < IDLE_TIMEOUT
-    }
-}
-
-/// An HTTP/1 connection, driven by the request task (see `h1`), waiting for its next request.
-struct IdleStream {
-    /// The connector that opened it.
-    connector: u64,
-    /// When it went idle.
-    since: Instant,
-    /// The connection itself.
-    conn: H1Conn,
-}
-
-impl IdleStream {
+impl<C: Reusable> Idle<C> {
     /// Still open, and not idle long enough for a load balancer to cut it mid-request.
     fn is_fresh(&mut self) -> bool {
         self.since.elapsed() < IDLE_TIMEOUT && self.conn.is_open()
     }
 }
 
+/// Idle connections of one kind, most recently used last (LIFO keeps the warmest in use and
+/// lets the rest age out).
+struct FreeList<C>(Mutex<Vec<Idle<C>>>);
+
+impl<C> Default for FreeList<C> {
+    fn default() -> Self {
+        FreeList(Mutex::new(Vec::new()))
+    }
+}
+
+impl<C: Reusable> FreeList<C> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Idle<C>>> {
+        // Nothing panics while holding these locks; a poisoned list is still a valid list.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The most recently used fresh connection opened by `connector`, dropping (closing) stale
+    /// ones on the way.
+    fn checkout(&self, connector: u64) -> Option<C> {
+        let mut idle = self.lock();
+        while let Some(mut entry) = idle.pop() {
+            if entry.connector == connector && entry.is_fresh() {
+                return Some(entry.conn);
+            }
+        }
+        None
+    }
+
+    /// Takes back a connection that is free for another request.
+    fn put(&self, connector: u64, conn: C) {
+        let mut idle = self.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push(Idle {
+                connector,
+                since: Instant::now(),
+                conn,
+            });
+        }
+    }
+
+    fn evict_expired(&self) {
+        self.lock().retain_mut(Idle::is_fresh);
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
 /// The connections of one endpoint address.
 #[derive(Default)]
 pub struct Pool {
-    /// Idle HTTP/1 connections that carry requests without a body, most recently used last.
-    streams: Mutex<Vec<IdleStream>>,
-    /// Idle hyper HTTP/1 connections (requests with a body, upgrades), most recently used last.
-    idle: Mutex<Vec<IdleConn>>,
+    /// Idle HTTP/1 connections that carry requests without a body (see `h1`).
+    streams: FreeList<H1Conn>,
+    /// Idle hyper HTTP/1 connections (requests with a body, upgrades).
+    idle: FreeList<H1Sender>,
     /// The shared HTTP/2 connection and the connector that opened it.
     h2: Mutex<Option<(u64, H2Sender)>>,
     /// Held while an HTTP/2 connection is being opened, so a burst of requests waits for one
@@ -108,7 +160,6 @@ impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
             .field("idle", &self.idle_count())
-            .field("streams", &self.streams().len())
             .finish()
     }
 }
@@ -116,67 +167,13 @@ impl std::fmt::Debug for Pool {
 // === impl Pool ===
 
 impl Pool {
-    fn idle(&self) -> MutexGuard<'_, Vec<IdleConn>> {
-        // Nothing panics while holding these locks; a poisoned list is still a valid list.
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn streams(&self) -> MutexGuard<'_, Vec<IdleStream>> {
-        self.streams.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The most recently used open idle connection opened by `connector`, closing stale ones
-    /// on the way.
-    fn checkout_stream(&self, connector: u64) -> Option<H1Conn> {
-        let mut streams = self.streams();
-        while let Some(mut idle) = streams.pop() {
-            if idle.connector == connector && idle.is_fresh() {
-                return Some(idle.conn);
-            }
-        }
-        None
-    }
-
     /// Takes back a connection whose response ended and which the origin keeps alive.
     pub(super) fn put_stream(&self, connector: u64, conn: H1Conn) {
-        let mut streams = self.streams();
-        if streams.len() < MAX_IDLE {
-            streams.push(IdleStream {
-                connector,
-                since: Instant::now(),
-                conn,
-            });
-        }
+        self.streams.put(connector, conn);
     }
 
     fn h2(&self) -> MutexGuard<'_, Option<(u64, H2Sender)>> {
         self.h2.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The most recently used idle HTTP/1 connection opened by `connector`, dropping (closing)
-    /// stale ones on the way.
-    fn checkout_h1(&self, connector: u64) -> Option<H1Sender> {
-        let mut idle = self.idle();
-        while let Some(conn) = idle.pop() {
-            if conn.connector == connector && conn.is_fresh() {
-                return Some(conn.sender);
-            }
-        }
-        None
-    }
-
-    fn put_h1(&self, connector: u64, sender: H1Sender) {
-        if sender.is_closed() {
-            return;
-        }
-        let mut idle = self.idle();
-        if idle.len() < MAX_IDLE {
-            idle.push(IdleConn {
-                connector,
-                since: Instant::now(),
-                sender,
-            });
-        }
     }
 
     fn checkout_h2(&self, connector: u64) -> Option<H2Sender> {
@@ -194,8 +191,8 @@ impl Pool {
     /// Closes connections idle for longer than [`IDLE_TIMEOUT`] or already closed by the peer.
     /// Called on every health probe, so an endpoint nobody sends to does not hold sockets open.
     pub fn evict_expired(&self) {
-        self.idle().retain(IdleConn::is_fresh);
-        self.streams().retain_mut(IdleStream::is_fresh);
+        self.idle.evict_expired();
+        self.streams.evict_expired();
         let mut slot = self.h2();
         if slot.as_ref().is_some_and(|(_, s)| s.is_closed()) {
             *slot = None;
@@ -204,7 +201,7 @@ impl Pool {
 
     /// Idle HTTP/1 connections, of both kinds.
     pub fn idle_count(&self) -> usize {
-        self.idle().len() + self.streams().len()
+        self.idle.len() + self.streams.len()
     }
 }
 
@@ -228,7 +225,7 @@ pub async fn send(
         return Box::pin(send_h2(connector, endpoint, req)).await;
     }
     let mut req = req;
-    while let Some(mut sender) = endpoint.pool.checkout_h1(connector.id) {
+    while let Some(mut sender) = endpoint.pool.idle.checkout(connector.id) {
         // Only ready connections are pooled (see `UpstreamBody::release`); one that is not ready
         // now is closing, and waiting on it could stall this request, so it is dropped.
         if !sender.is_ready() {
@@ -271,7 +268,7 @@ async fn send_h1(
     // One resend at most: an origin that drops every connection this request arrives on is
     // failing, not racing, and must not be sent the request once per pooled connection.
     let mut resent = false;
-    while let Some(conn) = endpoint.pool.checkout_stream(connector.id) {
+    while let Some(conn) = endpoint.pool.streams.checkout(connector.id) {
         match h1::exchange(conn, shared, &req, endpoint, connector.id).await {
             Ok(resp) => return Ok(resp),
             // The origin closed the idle connection before the request reached it: try the
@@ -478,7 +475,7 @@ impl HyperBody {
         if sender.is_ready() {
             // The usual case: the connection task finished the exchange before handing over the
             // body's last frame.
-            endpoint.pool.put_h1(connector, sender);
+            endpoint.pool.idle.put(connector, sender);
             return;
         }
         // The response is complete but the connection is still busy, e.g. still uploading a
@@ -486,7 +483,7 @@ impl HyperBody {
         // request ever waits behind another request's upload.
         tokio::spawn(async move {
             if let Ok(Ok(())) = tokio::time::timeout(IDLE_TIMEOUT, sender.ready()).await {
-                endpoint.pool.put_h1(connector, sender);
+                endpoint.pool.idle.put(connector, sender);
             }
         });
     }

@@ -196,12 +196,9 @@ fn decode(framing: &mut Framing, buf: &mut BytesMut) -> Result<Step, H1Error> {
                 return Ok(Step::End);
             }
             Framing::Length(left) => {
-                if buf.is_empty() {
+                let Some(data) = take_counted(left, buf) else {
                     return Ok(Step::Read);
-                }
-                let n = (*left).min(buf.len() as u64);
-                *left -= n;
-                let data = buf.split_to(n as usize).freeze();
+                };
                 if *left == 0 {
                     *framing = Framing::Done;
                 }
@@ -229,12 +226,9 @@ fn decode(framing: &mut Framing, buf: &mut BytesMut) -> Result<Step, H1Error> {
                     _ => return Err(H1Error::Chunk),
                 },
                 Chunk::Data(left) => {
-                    if buf.is_empty() {
+                    let Some(data) = take_counted(left, buf) else {
                         return Ok(Step::Read);
-                    }
-                    let n = (*left).min(buf.len() as u64);
-                    *left -= n;
-                    let data = buf.split_to(n as usize).freeze();
+                    };
                     if *left == 0 {
                         *chunk = Chunk::DataEnd;
                     }
@@ -254,6 +248,17 @@ fn decode(framing: &mut Framing, buf: &mut BytesMut) -> Result<Step, H1Error> {
             },
         }
     }
+}
+
+/// Up to `left` buffered bytes, without copying, counted off `left`; None when nothing is
+/// buffered.
+fn take_counted(left: &mut u64, buf: &mut BytesMut) -> Option<Bytes> {
+    if buf.is_empty() {
+        return None;
+    }
+    let n = (*left).min(buf.len() as u64);
+    *left -= n;
+    Some(buf.split_to(n as usize).freeze())
 }
 
 /// The trailer section after the last chunk: a trailers frame if it has fields.
