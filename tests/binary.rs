@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 use support::binary::Binary;
-use support::{Mode, ProxyBuilder, TestClient, TestOrigin, bounded, eventually};
+use support::{ProxyBuilder, TestClient, TestOrigin, bounded, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_serves_fails_over_and_stops_on_sigterm_with_one_and_two_workers() {
@@ -38,7 +38,8 @@ async fn binary_serves_fails_over_and_stops_on_sigterm_with_one_and_two_workers(
             for _ in 0..20 {
                 assert_eq!(client.get(&url).await.region(), "us-east-1");
             }
-            local.set_mode(Mode::Down);
+            // kill() waits until the origin refuses: set_mode alone races the next request.
+            local.kill().await;
             for _ in 0..20 {
                 let answer = client.get(&url).await;
                 assert_eq!(answer.status, 200, "workers={workers}: {answer:?}");

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::Method;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use support::proxy::FORWARD_SECRET;
-use support::{Mode, Relay, TestClient, TestOrigin, TestProxy, bounded, eventually, request};
+use support::{Relay, TestClient, TestOrigin, TestProxy, bounded, eventually, request};
 
 const MARK: &str = "x-meridian-forwarded";
 
@@ -79,7 +79,7 @@ async fn forwarded_request_is_served_locally_and_never_bounced() {
         let client = TestClient::new();
 
         // A's origin dies: A forwards to B with the mark; B serves it from its own origin.
-        t.origin_a.set_mode(Mode::Down);
+        t.origin_a.kill().await;
         let answer = client.get(&t.a.url("/via-b")).await;
         assert_eq!(answer.status, 200, "{answer:?}");
         assert_eq!(answer.header("x-origin-region"), "eu-west-1");
@@ -93,7 +93,7 @@ async fn forwarded_request_is_served_locally_and_never_bounced() {
 
         // Now B's origin is down too. B must answer the marked request itself (502), not send
         // it back to A, even though it sees A as a healthy sibling.
-        t.origin_b.set_mode(Mode::Down);
+        t.origin_b.kill().await;
         let to_a_before = t.to_a.bytes_up();
         let answer = client.get(&t.a.url("/bounce")).await;
         assert_eq!(answer.status, 502, "{answer:?}");
@@ -162,7 +162,7 @@ async fn forged_mark_is_stripped_and_ignored() {
         );
 
         // B's origin down: the forged mark must not pin the request to B; B fails over to A.
-        t.origin_b.set_mode(Mode::Down);
+        t.origin_b.kill().await;
         let answer = client.send(send("/forged-failover")).await;
         assert_eq!(answer.status, 200, "{answer:?}");
         assert_eq!(answer.region(), "us-east-1");
