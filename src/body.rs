@@ -1,10 +1,20 @@
-//! The response body sent to clients: an origin's body streamed through, or a small local one.
+//! Bodies at the client edge: the request body as a listener hands it over, and the response
+//! body sent back (an origin's body streamed through, or a small local one).
 
 use crate::upstream::UpstreamBody;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+/// A client's request body, as the listener hands it to the proxy.
+pub enum ClientBody {
+    /// The request head said there is none (Meridian's own HTTP/1.1 server path only takes
+    /// such requests).
+    Empty,
+    /// Streamed from the client by hyper's server.
+    Streaming(hyper::body::Incoming),
+}
 
 /// Response body type of every Meridian response.
 pub enum ProxyBody {

@@ -9,6 +9,7 @@
 //! - [`routing`]: request -> route -> ordered candidate regions (the failover plan).
 //! - [`upstream`]: endpoint addresses with their keep-alive pools, the in-task HTTP/1 exchange for
 //!   bodyless requests, connector, replayable bodies.
+//! - [`http1`]: HTTP/1.1 wire pieces the server and the upstream exchange share.
 //! - [`health`]: endpoint health atomics (write side: checker and passive outlier detection).
 //! - [`admin`]: /metrics, /healthz, /readyz, /status on the loopback admin listener.
 //! - [`error`]: error kinds and the one place they become HTTP responses.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod health;
+pub mod http1;
 pub mod listener;
 pub mod origin;
 pub mod proxy;

@@ -78,9 +78,7 @@ fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
     headers
         .get_all(name)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+        .any(|v| crate::http1::has_token(v, token))
 }
 
 /// The client address as an X-Forwarded-For element. Built once per connection: formatting an

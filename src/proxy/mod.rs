@@ -11,7 +11,7 @@ pub mod forward_mark;
 pub mod headers;
 mod upgrade;
 
-use crate::body::ProxyBody;
+use crate::body::{ClientBody, ProxyBody};
 use crate::error::ErrorKind;
 use crate::routing;
 use crate::runtime::{Runtime, Snapshot};
@@ -20,7 +20,6 @@ use forward_mark::FORWARD_MARK;
 use headers::{ATTEMPTS, IDEMPOTENCY_KEY, REQUEST_ID, SERVED_BY};
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -104,7 +103,7 @@ impl Proxy {
     }
 
     /// Handles one request from `peer`. Never panics on input; every failure is a response.
-    pub async fn handle(&self, req: Request<Incoming>, peer: &Peer) -> Response<ProxyBody> {
+    pub async fn handle(&self, req: Request<ClientBody>, peer: &Peer) -> Response<ProxyBody> {
         let started = Instant::now();
         let version = req.version();
         let snapshot = self.runtime.snapshot();
@@ -187,7 +186,7 @@ impl Proxy {
     #[allow(clippy::too_many_arguments)]
     async fn proxy(
         &self,
-        req: Request<Incoming>,
+        req: Request<ClientBody>,
         peer: &Peer,
         snapshot: &Arc<Snapshot>,
         route: &crate::config::RouteSpec,
@@ -317,7 +316,7 @@ impl Proxy {
 /// Returns the authority as received (for X-Forwarded-Host) with the route.
 fn route_of<'a>(
     snapshot: &'a Snapshot,
-    req: &Request<Incoming>,
+    req: &Request<ClientBody>,
 ) -> Result<(HeaderValue, &'a crate::config::RouteSpec), ErrorKind> {
     let header_host = req.headers().get(header::HOST);
     let header_text = header_host

@@ -5,6 +5,7 @@
 //! longer be replayed. Modelled on linkerd's `ReplayBody`, with the same contract: a retry is
 //! allowed only when the whole body is buffered, or when no attempt has read any of it yet.
 
+use crate::body::ClientBody;
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
@@ -61,10 +62,14 @@ pub struct ReplayBody {
 
 impl ReplayBody {
     /// Wraps a client body. `limit` is the replay buffer; `max_body` the hard cap.
-    pub fn new(source: Incoming, limit: usize, max_body: Option<u64>) -> Self {
-        let complete = source.is_end_stream();
+    pub fn new(source: ClientBody, limit: usize, max_body: Option<u64>) -> Self {
+        let source = match source {
+            ClientBody::Streaming(body) if !body.is_end_stream() => Some(body),
+            _ => None,
+        };
+        let complete = source.is_none();
         Self::from_shared(Shared {
-            source: (!complete).then_some(source),
+            source,
             complete,
             limit,
             max_body,

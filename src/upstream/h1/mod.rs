@@ -18,11 +18,12 @@ pub use body::H1Body;
 use body::{Framing, framing};
 
 use super::Endpoint;
+use crate::http1::{MAX_HEADERS, has_token, header_map, spans_of};
 use super::connector::UpstreamStream;
 use super::pool::{SendError, UpstreamBody};
 use bytes::BytesMut;
 use http::header::{CONNECTION, CONTENT_LENGTH};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Version};
+use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode, Version};
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -30,8 +31,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
-/// Most response header lines accepted (hyper's default).
-const MAX_HEADERS: usize = 100;
 /// Largest response head, or trailer section, accepted (offsets into it fit a u16).
 pub const MAX_HEAD: usize = u16::MAX as usize;
 /// Longest chunk-size line (with extensions) accepted.
@@ -281,11 +280,10 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
         if buf.is_empty() {
             return Ok(None);
         }
-        // (name start, name end, value start, value end) per header, as offsets into `buf`;
-        // u16 fits because a head is at most MAX_HEAD bytes. Neither array is zero-filled per
-        // parse beyond these 800 bytes (httparse writes into uninitialised slots).
         let mut spans = [[0u16; 4]; MAX_HEADERS];
         let (len, code, minor, count) = {
+            // httparse writes into uninitialised slots: neither array is zero-filled per parse
+            // beyond the 800 bytes of spans.
             let mut headers =
                 [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
             let mut resp = httparse::Response::new(&mut []);
@@ -301,20 +299,9 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
                 httparse::Status::Complete(len) => len,
                 httparse::Status::Partial => return Ok(None),
             };
-            let base = buf.as_ptr() as usize;
-            for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
-                // Offsets below MAX_HEAD, hence below u16::MAX.
-                let name = (h.name.as_ptr() as usize - base) as u16;
-                let value = (h.value.as_ptr() as usize - base) as u16;
-                *span = [
-                    name,
-                    name + h.name.len() as u16,
-                    value,
-                    value + h.value.len() as u16,
-                ];
-            }
+            let count = spans_of(buf, resp.headers, &mut spans);
             let code = resp.code.ok_or(H1Error::Header)?;
-            (len, code, resp.version, resp.headers.len())
+            (len, code, resp.version, count)
         };
         let head = buf.split_to(len).freeze();
         let status = StatusCode::from_u16(code).map_err(|_| H1Error::Header)?;
@@ -326,14 +313,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
         }
         // Room for the headers the proxy adds to every response (x-request-id,
         // x-meridian-region, x-meridian-attempts), so adding them does not rehash the map.
-        let mut headers = HeaderMap::with_capacity(count + 3);
-        for &[ns, ne, vs, ve] in &spans[..count] {
-            let (ns, ne, vs, ve) = (ns as usize, ne as usize, vs as usize, ve as usize);
-            let name = HeaderName::from_bytes(&head[ns..ne]).map_err(|_| H1Error::Header)?;
-            let value =
-                HeaderValue::from_maybe_shared(head.slice(vs..ve)).map_err(|_| H1Error::Header)?;
-            headers.append(name, value);
-        }
+        let headers = header_map(&head, &spans[..count], 3).ok_or(H1Error::Header)?;
         let version = if minor == Some(1) {
             Version::HTTP_11
         } else {
@@ -350,14 +330,6 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
             reusable: version == Version::HTTP_11 && !close,
         }));
     }
-}
-
-/// Does a comma-separated header value list `token` (case-insensitively)?
-fn has_token(value: &HeaderValue, token: &str) -> bool {
-    value
-        .as_bytes()
-        .split(|&b| b == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 #[cfg(test)]

@@ -145,7 +145,10 @@ impl Connection {
         let service = service_fn(move |req| {
             let proxy = proxy.clone();
             let peer = peer.clone();
-            async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, &peer).await) }
+            async move {
+                let req = req.map(crate::body::ClientBody::Streaming);
+                Ok::<_, std::convert::Infallible>(proxy.handle(req, &peer).await)
+            }
         });
         let conn = self
             .builder
