@@ -18,9 +18,9 @@ pub use body::H1Body;
 use body::{Framing, framing};
 
 use super::Endpoint;
-use crate::http1::{MAX_HEADERS, has_token, header_map, spans_of};
 use super::connector::UpstreamStream;
 use super::pool::{SendError, UpstreamBody};
+use crate::http1::{MAX_HEADERS, has_token, header_map, spans_of};
 use bytes::BytesMut;
 use http::header::{CONNECTION, CONTENT_LENGTH};
 use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode, Version};
@@ -335,6 +335,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     fn head(raw: &str) -> Head {
         let mut buf = BytesMut::from(raw);
