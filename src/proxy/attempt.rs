@@ -69,6 +69,7 @@ pub async fn attempt(
     snapshot: &Snapshot,
     region: &Region,
     endpoint: Arc<Endpoint>,
+    started: Instant,
 ) -> AttemptOutcome {
     let settings = &snapshot.settings;
     let cross_region = region.index != settings.local_region;
@@ -76,12 +77,12 @@ pub async fn attempt(
     let (req, upload_done) =
         upstream_request(ctx, snapshot, region, &endpoint, cross_region, streaming);
     let in_flight = endpoint.health.track();
-    let started = Instant::now();
     let result = {
         let mut exchange = std::pin::pin!(region.send(&endpoint, &ctx.headers, req));
         // A streamed body is uploaded at the client's pace: the per-try timer (which judges the
         // origin) starts only once the upload is over, so a slow client cannot make a healthy
         // origin look hung. The overall deadline, enforced by the caller, still bounds the upload.
+        let uploading = upload_done.is_some();
         let early = match upload_done {
             Some(done) => tokio::select! {
                 result = &mut exchange => Some(result),
@@ -92,11 +93,10 @@ pub async fn attempt(
         match early {
             Some(result) => Ok(result),
             None => {
-                let budget = settings
-                    .timeouts
-                    .per_try
-                    .min(ctx.deadline.saturating_duration_since(Instant::now()));
-                tokio::time::timeout(budget, &mut exchange).await
+                // From the attempt's start, or from the end of a streamed upload.
+                let from = if uploading { Instant::now() } else { started };
+                let until = (from + settings.timeouts.per_try).min(ctx.deadline);
+                tokio::time::timeout_at(until.into(), &mut exchange).await
             }
         }
     };

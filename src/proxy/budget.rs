@@ -48,8 +48,8 @@ impl RetryBudget {
         }
     }
 
-    fn now_sec(&self) -> u64 {
-        self.start.elapsed().as_secs()
+    fn sec_at(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.start).as_secs()
     }
 
     fn bucket(&self, sec: u64) -> &Bucket {
@@ -68,14 +68,15 @@ impl RetryBudget {
         b
     }
 
-    /// Counts one client request (deposits into the budget).
-    pub fn record_request(&self) {
-        self.bucket(self.now_sec()).requests.fetch_add(1, Relaxed);
+    /// Counts one client request that arrived at `now` (deposits into the budget). The caller's
+    /// clock reading is reused: the request path reads the clock as few times as it can.
+    pub fn record_request(&self, now: Instant) {
+        self.bucket(self.sec_at(now)).requests.fetch_add(1, Relaxed);
     }
 
     /// Takes one retry or hedge from the budget; false when it is exhausted.
     pub fn try_withdraw(&self, settings: &RetrySettings) -> bool {
-        let now = self.now_sec();
+        let now = self.sec_at(Instant::now());
         let window = settings.budget_window.as_secs().clamp(1, MAX_WINDOW_SECS);
         let (mut requests, mut retries) = (0u64, 0u64);
         for b in &self.buckets {
@@ -119,7 +120,7 @@ mod tests {
         let budget = RetryBudget::new();
         let s = settings(0.2, 1);
         for _ in 0..100 {
-            budget.record_request();
+            budget.record_request(Instant::now());
         }
         // 0.2 * 100 + 1/s * 10 s = 30 retries.
         let granted = (0..100).filter(|_| budget.try_withdraw(&s)).count();

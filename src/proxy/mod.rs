@@ -41,6 +41,8 @@ pub struct RequestCtx {
     pub has_idempotency_key: bool,
     /// The body, with its replay buffer.
     pub body: ReplayBody,
+    /// When the request arrived: the first attempt's start, read once for the whole path.
+    pub started: Instant,
     /// Overall deadline for all attempts.
     pub deadline: Instant,
 }
@@ -136,7 +138,7 @@ impl Proxy {
             metrics::counter!("meridian_rejected_total", "reason" => "max_in_flight").increment(1);
             return ErrorKind::Overloaded.into_response(&request_id);
         }
-        self.runtime.budget.record_request();
+        self.runtime.budget.record_request(started);
 
         let result = self
             .proxy(
@@ -270,6 +272,7 @@ impl Proxy {
             idempotent: parts.method.is_idempotent() && !upgrade,
             has_idempotency_key,
             body,
+            started,
             deadline,
         };
 

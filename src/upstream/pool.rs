@@ -14,6 +14,7 @@ use super::connector::RegionConnector;
 use super::h1::{self, H1Body, H1Conn};
 use super::replay::ReplayBody;
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -207,22 +208,35 @@ impl Pool {
 
 /// Sends `req` to `endpoint` over a pooled connection, or a new one. The request's URI must be
 /// origin-form for HTTP/1 and absolute for HTTP/2 (see `Region::request_uri`).
-pub async fn send(
-    connector: &RegionConnector,
-    endpoint: &Arc<Endpoint>,
-    shared: &http::HeaderMap,
+pub fn send<'a>(
+    connector: &'a RegionConnector,
+    endpoint: &'a Arc<Endpoint>,
+    shared: &'a http::HeaderMap,
     req: Request<ReplayBody>,
-) -> Result<Response<UpstreamBody>, SendError> {
+) -> impl Future<Output = Result<Response<UpstreamBody>, SendError>> + 'a {
     if !connector.h2
         && req.body().is_end_stream()
         && req.method() != http::Method::CONNECT
         && !shared.contains_key(http::header::UPGRADE)
     {
-        return send_h1(connector, endpoint, shared, req).await;
+        Either::Left(send_h1(connector, endpoint, shared, req))
+    } else {
+        // Boxed: its state (hyper's send futures, copies of the request) is large, and unboxed
+        // it would be part of, and copied with, every attempt's future, bodyless GETs included.
+        Either::Right(Box::pin(send_hyper(connector, endpoint, shared, req)))
     }
+}
+
+/// Requests with a body, upgrades and HTTP/2, on hyper's client.
+async fn send_hyper(
+    connector: &RegionConnector,
+    endpoint: &Arc<Endpoint>,
+    shared: &http::HeaderMap,
+    req: Request<ReplayBody>,
+) -> Result<Response<UpstreamBody>, SendError> {
     let req = merged(shared, req);
     if connector.h2 {
-        return Box::pin(send_h2(connector, endpoint, req)).await;
+        return send_h2(connector, endpoint, req).await;
     }
     let mut req = req;
     while let Some(mut sender) = endpoint.pool.idle.checkout(connector.id) {
