@@ -4,7 +4,8 @@
 //! - [`config`]: the TOML file's types, validation with `file:line:column` errors, the settings.
 //! - [`runtime`]: the live snapshot (settings + regions) behind one `ArcSwap`, shared state.
 //! - [`server`]: starts listeners, admin and health checker; the SIGTERM drain timeline.
-//! - [`listener`]: accept loop, connection limit, HTTP/1.1 + HTTP/2 server settings.
+//! - [`listener`]: accept loop, connection limit, TLS; its own HTTP/1.1 loop for bodyless
+//!   requests (`listener::h1`), hyper's HTTP/1.1 + HTTP/2 server for everything else.
 //! - [`proxy`]: the request path: route, plan regions, attempt, fail over, hedge, respond.
 //! - [`routing`]: request -> route -> ordered candidate regions (the failover plan).
 //! - [`upstream`]: endpoint addresses with their keep-alive pools, the in-task HTTP/1 exchange for
