@@ -1,6 +1,6 @@
 //! Header rewriting between client and origin: hop-by-hop removal, X-Forwarded-*, request id.
 
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
 /// Request id header, generated when absent and passed on both ways.
@@ -97,30 +97,36 @@ pub fn set_forwarded(
     tls: bool,
     host: &HeaderValue,
 ) {
-    // Several X-Forwarded-For lines are one list (RFC 9110 5.3): keep every hop, in order.
-    let prior: Vec<&str> = headers
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
-    if prior.is_empty() {
-        headers.insert(X_FORWARDED_FOR, client_ip.clone());
-    } else {
-        let ip = client_ip.to_str().unwrap_or_default();
-        let xff = format!("{}, {ip}", prior.join(", "));
-        if let Ok(v) = HeaderValue::from_str(&xff) {
-            headers.insert(X_FORWARDED_FOR, v);
+    // One hashed lookup per header (the entry API), not a lookup and then an insert.
+    match headers.entry(X_FORWARDED_FOR) {
+        Entry::Vacant(e) => {
+            e.insert(client_ip.clone());
+        }
+        Entry::Occupied(mut e) => {
+            // Several X-Forwarded-For lines are one list (RFC 9110 5.3): keep every hop, in order.
+            let prior: Vec<&str> = e
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .collect();
+            let ip = client_ip.to_str().unwrap_or_default();
+            let xff = if prior.is_empty() {
+                Ok(client_ip.clone())
+            } else {
+                HeaderValue::from_str(&format!("{}, {ip}", prior.join(", ")))
+            };
+            if let Ok(v) = xff {
+                e.insert(v);
+            }
         }
     }
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
-        let proto = if tls { "https" } else { "http" };
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    }
-    if !headers.contains_key(&X_FORWARDED_HOST) {
-        headers.insert(X_FORWARDED_HOST, host.clone());
-    }
+    headers
+        .entry(X_FORWARDED_PROTO)
+        .or_insert_with(|| HeaderValue::from_static(if tls { "https" } else { "http" }));
+    headers
+        .entry(X_FORWARDED_HOST)
+        .or_insert_with(|| host.clone());
 }
 
 /// The client's request id if it is sane (visible ASCII, at most 128 bytes), else a new one.
@@ -184,6 +190,31 @@ mod tests {
         assert_eq!(fresh.get(X_FORWARDED_PROTO).unwrap(), "https");
         assert_eq!(h.get(X_FORWARDED_PROTO).unwrap(), "http");
         assert_eq!(h.get(X_FORWARDED_HOST).unwrap(), "api.example.com");
+    }
+
+    #[test]
+    fn forwarded_headers_keep_earlier_hops() {
+        let client = forwarded_for_value("10.0.0.1".parse().unwrap());
+        let host = HeaderValue::from_static("api.example.com");
+        let mut h = HeaderMap::new();
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.1"));
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static(" 203.0.113.7 "));
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        h.insert(
+            X_FORWARDED_HOST,
+            HeaderValue::from_static("www.example.com"),
+        );
+        set_forwarded(&mut h, &client, false, &host);
+        let xff: Vec<_> = h.get_all(X_FORWARDED_FOR).iter().collect();
+        assert_eq!(xff, ["198.51.100.1, 203.0.113.7, 10.0.0.1"]);
+        assert_eq!(h.get(X_FORWARDED_PROTO).unwrap(), "https");
+        assert_eq!(h.get(X_FORWARDED_HOST).unwrap(), "www.example.com");
+
+        // An empty X-Forwarded-For names no hop: the client's address replaces it.
+        let mut empty = HeaderMap::new();
+        empty.insert(X_FORWARDED_FOR, HeaderValue::from_static(""));
+        set_forwarded(&mut empty, &client, false, &host);
+        assert_eq!(empty.get(X_FORWARDED_FOR).unwrap(), "10.0.0.1");
     }
 
     #[test]

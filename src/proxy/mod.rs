@@ -197,11 +197,15 @@ impl Proxy {
         started: Instant,
     ) -> Result<(Response<ProxyBody>, usize), ErrorKind> {
         let settings = &snapshot.settings;
-        let content_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+        // A request known to have no body (most) skips the Content-Length lookup.
+        let content_length = if matches!(req.body(), ClientBody::Empty) {
+            None
+        } else {
+            req.headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
         if let (Some(max), Some(len)) = (settings.limits.max_body_bytes, content_length)
             && len > max
         {
@@ -209,7 +213,9 @@ impl Proxy {
         }
 
         // A valid mark means a sibling Meridian forwarded this: serve it here, never send it on.
-        let forwarded_from = req.headers().get(&FORWARD_MARK).and_then(|v| {
+        let mark = req.headers().get(&FORWARD_MARK);
+        let marked = mark.is_some();
+        let forwarded_from = mark.and_then(|v| {
             snapshot
                 .forward_key
                 .verify(v, request_id.to_str().unwrap_or(""))
@@ -229,18 +235,23 @@ impl Proxy {
         let mut hdrs = std::mem::take(&mut parts.headers);
         // Room for X-Forwarded-For/-Proto/-Host and x-request-id: one growth instead of several.
         hdrs.reserve(4);
-        hdrs.remove(&FORWARD_MARK);
+        if marked {
+            // Valid or not, the client's mark never travels on (an attempt sets its own).
+            hdrs.remove(&FORWARD_MARK);
+        }
         headers::strip_hop_by_hop(&mut hdrs, upgrade);
         headers::set_forwarded(&mut hdrs, &peer.forwarded_for, self.tls, &host);
         hdrs.insert(REQUEST_ID, request_id.clone());
-        if !hdrs.contains_key(header::HOST)
-            && let Some(authority) = parts.uri.authority()
+        if let Some(authority) = parts.uri.authority()
+            && !hdrs.contains_key(header::HOST)
             && let Ok(v) = HeaderValue::from_str(authority.as_str())
         {
             // HTTP/2 clients send :authority instead of Host; HTTP/1 origins need Host.
             hdrs.insert(header::HOST, v);
         }
-        let has_idempotency_key = hdrs.contains_key(&IDEMPOTENCY_KEY);
+        let idempotent = parts.method.is_idempotent() && !upgrade;
+        // Consulted only for methods that are not idempotent anyway.
+        let has_idempotency_key = !idempotent && hdrs.contains_key(&IDEMPOTENCY_KEY);
 
         let body = ReplayBody::new(
             body,
@@ -269,7 +280,7 @@ impl Proxy {
                 .unwrap_or_else(|| PathAndQuery::from_static("/")),
             headers: hdrs,
             request_id,
-            idempotent: parts.method.is_idempotent() && !upgrade,
+            idempotent,
             has_idempotency_key,
             body,
             started,
