@@ -1,5 +1,6 @@
-//! Connection-level behaviour not covered elsewhere: the connection limit, and HTTP/2 clients
-//! told to go away (GOAWAY) when the drain ends while their in-flight stream still completes.
+//! Connection-level behaviour not covered elsewhere: the connection limit, a client that stops
+//! reading its response (the send timeout), and HTTP/2 clients told to go away (GOAWAY) when the
+//! drain ends while their in-flight stream still completes.
 
 mod ops_support;
 mod support;
@@ -9,12 +10,14 @@ use http::Method;
 use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use ops_support::start_server;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use support::{
     ProxyBuilder, TestOrigin, TestProxy, bounded, eventually, full, raw_exchange, request,
 };
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 
 #[tokio::test]
 async fn connections_past_the_limit_get_503_and_are_closed_while_others_are_served() {
@@ -120,6 +123,101 @@ async fn http2_connection_gets_goaway_at_the_end_of_drain_and_its_stream_complet
             .await
             .expect("drain finished")
             .expect("drain task");
+    })
+    .await;
+}
+
+/// Sets its flag when dropped: tells the test that the origin let go of a response body.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// 64 MiB, one shared chunk at a time, that raises `dropped` when the origin stops sending it.
+fn endless_enough(dropped: Arc<AtomicBool>) -> support::BoxBody {
+    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+    let guard = DropFlag(dropped);
+    let frames = futures_util::stream::iter((0..1024).map(move |_| {
+        let _held = &guard;
+        Ok(hyper::body::Frame::data(chunk.clone()))
+    }));
+    http_body_util::StreamBody::new(frames).boxed()
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_the_origin_released() {
+    bounded(async {
+        const TOTAL: usize = 64 * 1024 * 1024;
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = dropped.clone();
+        let origin = TestOrigin::new("us-east-1")
+            .handler(move |_req| {
+                let flag = flag.clone();
+                async move {
+                    let mut resp = http::Response::new(endless_enough(flag));
+                    resp.headers_mut()
+                        .insert("content-length", TOTAL.to_string().parse().unwrap());
+                    resp
+                }
+            })
+            .start()
+            .await;
+        let proxy = TestProxy::builder()
+            .origin(&origin)
+            .set("timeouts.send", "\"300ms\"")
+            .start()
+            .await;
+
+        // A bodyless GET (Meridian's own HTTP/1.1 loop) and a POST with a body (hyper's server).
+        let requests: [&[u8]; 2] = [
+            b"GET /big HTTP/1.1\r\nhost: a\r\n\r\n",
+            b"POST /big HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\n\r\nhi",
+        ];
+        for raw in requests {
+            dropped.store(false, Ordering::SeqCst);
+            // A small receive buffer so that the proxy's writes stall soon.
+            let socket = TcpSocket::new_v4().expect("socket");
+            socket.set_recv_buffer_size(4096).expect("rcvbuf");
+            let mut client = socket.connect(proxy.addr()).await.expect("connect");
+            client.write_all(raw).await.expect("write");
+            // Read nothing for well past the send timeout: the proxy must give up on us.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let mut got = 0usize;
+            let mut buf = vec![0u8; 256 * 1024];
+            let ended = tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    match client.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got += n,
+                    }
+                }
+            })
+            .await;
+            assert!(ended.is_ok(), "the connection was never closed");
+            assert!(got > 0, "the response started");
+            assert!(
+                got < TOTAL,
+                "a client that stopped reading still got all {got} bytes"
+            );
+            let released = dropped.clone();
+            eventually(Duration::from_secs(5), "origin response dropped", || {
+                let released = released.clone();
+                async move { released.load(Ordering::SeqCst) }
+            })
+            .await;
+        }
+
+        // Everyone else is still served.
+        let answer = raw_exchange(
+            proxy.addr(),
+            b"HEAD /big HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+            Duration::from_secs(3),
+        )
+        .await;
+        assert_eq!(answer.status(), 200, "{}", answer.text);
     })
     .await;
 }

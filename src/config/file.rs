@@ -165,6 +165,8 @@ pub struct TimeoutsFile {
     pub request: Spanned<HumanDuration>,
     /// Client request head must arrive within this.
     pub header_read: Spanned<HumanDuration>,
+    /// A write to a client that makes no progress for this long closes the connection.
+    pub send: Spanned<HumanDuration>,
 }
 
 /// A duration written for humans ("250ms", "5s"); a newtype so it can sit inside `Spanned` and
@@ -348,6 +350,7 @@ impl Default for TimeoutsFile {
             per_try: spanned(HumanDuration(Duration::from_secs(3))),
             request: spanned(HumanDuration(Duration::from_secs(10))),
             header_read: spanned(HumanDuration(Duration::from_secs(10))),
+            send: spanned(HumanDuration(Duration::from_secs(60))),
         }
     }
 }

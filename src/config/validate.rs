@@ -140,6 +140,8 @@ pub struct Timeouts {
     pub request: Duration,
     /// Client head read.
     pub header_read: Duration,
+    /// Longest a write to a client may make no progress (a client that stopped reading).
+    pub send: Duration,
 }
 
 /// Failover and its guard rails.
@@ -559,17 +561,19 @@ impl Validator<'_> {
 
     fn timeouts(&self, f: &ConfigFile) -> Result<Timeouts, ConfigError> {
         let t = f.timeouts.get_ref();
-        let (connect, per_try, request, header_read) = (
+        let (connect, per_try, request, header_read, send) = (
             t.connect.get_ref().0,
             t.per_try.get_ref().0,
             t.request.get_ref().0,
             t.header_read.get_ref().0,
+            t.send.get_ref().0,
         );
         for (value, key) in [
             (connect, &t.connect),
             (per_try, &t.per_try),
             (request, &t.request),
             (header_read, &t.header_read),
+            (send, &t.send),
         ] {
             if value.is_zero() {
                 return Err(self.at(key, "timeouts must be positive"));
@@ -600,6 +604,7 @@ impl Validator<'_> {
             per_try,
             request,
             header_read,
+            send,
         })
     }
 

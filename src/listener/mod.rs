@@ -3,9 +3,13 @@
 //!
 //! Each connection starts on Meridian's own HTTP/1.1 loop ([`h1`]), which serves requests
 //! without a body; the first request it does not serve hands the connection to hyper's server
-//! (HTTP/1.1 with bodies and upgrades, HTTP/2) for the rest of its life.
+//! (HTTP/1.1 with bodies and upgrades, HTTP/2) for the rest of its life. Every client socket is
+//! wrapped in a [`SendTimeout`], so a client that stops reading cannot hold it forever.
 
 mod h1;
+mod send_timeout;
+
+use send_timeout::SendTimeout;
 
 use crate::proxy::{Peer, Proxy};
 use crate::runtime::Runtime;
@@ -91,6 +95,8 @@ impl Listener {
                 continue;
             }
             let _ = stream.set_nodelay(true);
+            // Below TLS, so the send timeout covers every protocol and upgraded connections.
+            let stream = SendTimeout::new(stream, snapshot.settings.timeouts.send);
             let conn = Connection {
                 limits: h1::Limits {
                     header_read: snapshot.settings.timeouts.header_read,
