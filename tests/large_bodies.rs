@@ -3,16 +3,14 @@
 mod support;
 
 use bytes::Bytes;
-use futures_util::stream;
 use http::{Method, Request, Response};
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 use support::binary::Binary;
 use support::origin::drain;
-use support::{BoxBody, TestClient, TestOrigin, TestProxy, eventually, full};
+use support::{BoxBody, TestClient, TestOrigin, TestProxy, eventually, full, repeated};
 
 const CHUNK: usize = 64 * 1024;
 const CHUNKS: usize = 1600;
@@ -22,9 +20,7 @@ const MAX_PEAK_KB: u64 = 64 * 1024;
 
 /// 100 MiB made of one shared 64 KiB chunk: nothing this size is ever allocated.
 fn hundred_mib() -> BoxBody {
-    let chunk = Bytes::from(vec![b'x'; CHUNK]);
-    let frames = stream::iter((0..CHUNKS).map(move |_| Ok(Frame::data(chunk.clone()))));
-    StreamBody::new(frames).boxed()
+    repeated(CHUNK, CHUNKS)
 }
 
 /// Counts an upload's bytes; serves a 100 MiB download.

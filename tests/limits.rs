@@ -136,15 +136,15 @@ impl Drop for DropFlag {
     }
 }
 
-/// 64 MiB, one shared chunk at a time, that raises `dropped` when the origin stops sending it.
+/// 64 MiB, streamed, that raises `dropped` when the origin stops sending it.
 fn endless_enough(dropped: Arc<AtomicBool>) -> support::BoxBody {
-    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
     let guard = DropFlag(dropped);
-    let frames = futures_util::stream::iter((0..1024).map(move |_| {
-        let _held = &guard;
-        Ok(hyper::body::Frame::data(chunk.clone()))
-    }));
-    http_body_util::StreamBody::new(frames).boxed()
+    support::repeated(64 * 1024, 1024)
+        .map_frame(move |frame| {
+            let _held = &guard;
+            frame
+        })
+        .boxed()
 }
 
 #[tokio::test]

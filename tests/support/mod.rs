@@ -51,6 +51,16 @@ pub async fn wait_probed(server: &meridian::server::Server) {
     .await;
 }
 
+/// `count` chunks of `chunk` bytes, streamed, all sharing one allocation: a body of any size
+/// without holding it in memory.
+pub fn repeated(chunk: usize, count: usize) -> BoxBody {
+    let data = Bytes::from(vec![b'x'; chunk]);
+    let frames = futures_util::stream::iter(
+        (0..count).map(move |_| Ok(hyper::body::Frame::data(data.clone()))),
+    );
+    http_body_util::StreamBody::new(frames).boxed()
+}
+
 /// A complete body.
 pub fn full(bytes: impl Into<Bytes>) -> BoxBody {
     http_body_util::Full::new(bytes.into())
