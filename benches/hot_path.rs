@@ -7,12 +7,13 @@
 
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use http::{HeaderMap, HeaderValue, Request, header};
+use http::{HeaderValue, Request, header};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use meridian::config::{Settings, parse_and_validate};
+use meridian::header_list::HeaderList;
 use meridian::health::ProbeOutcome;
 use meridian::origin::Origin;
 use meridian::proxy::forward_mark::ForwardKey;
@@ -127,8 +128,8 @@ fn region_plan(c: &mut Criterion) {
 }
 
 /// What a browser behind an ALB sends: about a dozen headers, some hop-by-hop.
-fn browser_headers() -> HeaderMap {
-    let mut h = HeaderMap::new();
+fn browser_headers() -> HeaderList {
+    let mut h = HeaderList::new();
     let pairs = [
         ("host", "api.example.com"),
         (
@@ -155,10 +156,7 @@ fn browser_headers() -> HeaderMap {
         ),
     ];
     for (name, value) in pairs {
-        h.append(
-            http::HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
+        h.append(name, HeaderValue::from_static(value));
     }
     h
 }

@@ -4,7 +4,8 @@
 //! error as its [`ErrorKind`]; this module only maps kinds to statuses, exhaustively.
 
 use crate::body::ProxyBody;
-use http::{HeaderValue, Response, StatusCode, header};
+use crate::message::ProxyResponse;
+use http::{HeaderValue, StatusCode};
 
 /// Why a request was not proxied to completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -57,22 +58,18 @@ impl ErrorKind {
     }
 
     /// The error response: a small JSON body naming the kind and request id, nothing internal.
-    pub fn into_response(self, request_id: &HeaderValue) -> Response<ProxyBody> {
+    pub fn into_response(self, request_id: &HeaderValue) -> ProxyResponse {
         let id = request_id.to_str().unwrap_or("");
         let body = serde_json::json!({ "error": self.to_string(), "request_id": id }).to_string();
-        let mut resp = Response::new(ProxyBody::local(body));
-        *resp.status_mut() = self.status();
-        let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        h.insert(crate::proxy::headers::REQUEST_ID, request_id.clone());
+        let mut resp = ProxyResponse::new(self.status(), ProxyBody::local(body));
+        let h = &mut resp.headers;
+        h.append("content-type", HeaderValue::from_static("application/json"));
+        h.append(crate::proxy::headers::REQUEST_ID, request_id.clone());
         if self == ErrorKind::Overloaded {
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            h.append("retry-after", HeaderValue::from_static("1"));
         }
         if self == ErrorKind::BadRequest || self == ErrorKind::ClientBody {
-            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            h.append("connection", HeaderValue::from_static("close"));
         }
         resp
     }

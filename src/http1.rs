@@ -1,8 +1,9 @@
-//! HTTP/1.1 wire pieces both sides share: header lines into a `HeaderMap` without copying,
+//! HTTP/1.1 wire pieces both sides share: header lines into a `HeaderList` without copying,
 //! and comma-separated token lists.
 
+use crate::header_list::HeaderList;
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderValue;
 
 /// Most header lines accepted in a head (hyper's default).
 pub const MAX_HEADERS: usize = 100;
@@ -28,15 +29,15 @@ pub fn spans_of(base: &[u8], headers: &[httparse::Header<'_>], spans: &mut [Span
     headers.len().min(spans.len())
 }
 
-/// The headers at `spans` of `head`, as a map with room for `spare` more. Values are slices of
-/// `head`: no copy per header. None if a name or value is not one HTTP allows.
-pub fn header_map(head: &Bytes, spans: &[Span], spare: usize) -> Option<HeaderMap> {
-    let mut headers = HeaderMap::with_capacity(spans.len() + spare);
+/// The headers at `spans` of `head`, as a list with room for `spare` more. Names and values
+/// are slices of `head`: no copy per header. None if a value is not one HTTP allows (httparse
+/// has already checked that names are tokens).
+pub fn header_list(head: &Bytes, spans: &[Span], spare: usize) -> Option<HeaderList> {
+    let mut headers = HeaderList::with_capacity(spans.len() + spare);
     for &[ns, ne, vs, ve] in spans {
         let (ns, ne, vs, ve) = (ns as usize, ne as usize, vs as usize, ve as usize);
-        let name = HeaderName::from_bytes(&head[ns..ne]).ok()?;
         let value = HeaderValue::from_maybe_shared(head.slice(vs..ve)).ok()?;
-        headers.append(name, value);
+        headers.append_line(head.slice(ns..ne), value);
     }
     Some(headers)
 }

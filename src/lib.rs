@@ -11,6 +11,9 @@
 //! - [`upstream`]: endpoint addresses with their keep-alive pools, the in-task HTTP/1 exchange for
 //!   bodyless requests, connector, replayable bodies.
 //! - [`http1`]: HTTP/1.1 wire pieces the server and the upstream exchange share.
+//! - [`header_list`]: header lines in order, the header storage of every message on the request
+//!   path (`http::HeaderMap` only at hyper's edges).
+//! - [`message`]: the client's request and Meridian's response, whichever server carried them.
 //! - [`health`]: endpoint health atomics (write side: checker and passive outlier detection).
 //! - [`admin`]: /metrics, /healthz, /readyz, /status on the loopback admin listener.
 //! - [`error`]: error kinds and the one place they become HTTP responses.
@@ -26,9 +29,11 @@ pub mod body;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod header_list;
 pub mod health;
 pub mod http1;
 pub mod listener;
+pub mod message;
 pub mod origin;
 pub mod proxy;
 pub mod routing;

@@ -127,7 +127,9 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
             }
         }
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/readyz") => crate::proxy::readiness_response(runtime.is_ready()),
+        (&Method::GET, "/readyz") => {
+            crate::proxy::readiness_response(runtime.is_ready()).into_hyper()
+        }
         (&Method::GET, "/metrics") => {
             let mut resp = text(StatusCode::OK, state.metrics.render());
             resp.headers_mut().insert(

@@ -5,9 +5,10 @@
 //! equals the endpoint count. Endpoints that survive a reload keep their task and their state.
 
 use super::{ProbeOutcome, Transition};
+use crate::header_list::HeaderList;
 use crate::runtime::{Runtime, supervise_per_key};
-use crate::upstream::{Endpoint, ReplayBody};
-use http::{HeaderMap, HeaderValue, Request, header};
+use crate::upstream::{Endpoint, ReplayBody, UpstreamRequest};
+use http::HeaderValue;
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -104,21 +105,25 @@ async fn probe_once(
         return ProbeOutcome::Unhealthy;
     };
     let uri = region.request_uri(endpoint, path);
-    let mut req = Request::new(ReplayBody::empty());
-    *req.uri_mut() = uri;
-    let mut headers = HeaderMap::with_capacity(2);
+    let req = UpstreamRequest {
+        method: http::Method::GET,
+        uri,
+        headers: HeaderList::new(),
+        body: ReplayBody::empty(),
+    };
+    let mut headers = HeaderList::with_capacity(2);
     if let Ok(host) = HeaderValue::from_str(&endpoint.spec.host) {
-        headers.insert(header::HOST, host);
+        headers.append("host", host);
     }
-    headers.insert(
-        header::USER_AGENT,
+    headers.append(
+        "user-agent",
         HeaderValue::from_static("meridian-health-check"),
     );
     let exchange = async {
         let resp = region.send(endpoint, &headers, req).await.ok()?;
-        let status = resp.status().as_u16();
+        let status = resp.status.as_u16();
         // Drain a bounded body so the connection returns to the pool.
-        let _ = http_body_util::Limited::new(resp.into_body(), MAX_PROBE_BODY)
+        let _ = http_body_util::Limited::new(resp.body, MAX_PROBE_BODY)
             .collect()
             .await;
         Some(status)

@@ -16,13 +16,11 @@
 //! a shutdown, closes the connection after the response.
 
 use crate::body::{ClientBody, ProxyBody};
-use crate::http1::{MAX_HEADERS, Span, has_token, header_map, spans_of};
+use crate::http1::{MAX_HEADERS, Span, has_token, header_list, spans_of};
+use crate::message::{ClientRequest, ProxyResponse};
 use crate::proxy::{Peer, Proxy};
 use bytes::{Bytes, BytesMut};
-use http::header::{
-    CONNECTION, CONTENT_LENGTH, DATE, EXPECT, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
-};
-use http::{Method, Request, Response, StatusCode, Uri};
+use http::{Method, StatusCode, Uri, Version};
 use http_body::{Body, Frame};
 use std::cell::RefCell;
 use std::future::poll_fn;
@@ -114,7 +112,7 @@ where
             }
         };
 
-        let head_request = head.request.method() == Method::HEAD;
+        let head_request = head.request.method == Method::HEAD;
         let mut handling = pin!(proxy.handle(head.request, peer));
         let resp = loop {
             tokio::select! {
@@ -145,7 +143,7 @@ where
 /// One parsed request head.
 struct Head {
     /// The request, body empty.
-    request: Request<ClientBody>,
+    request: ClientRequest,
     /// The client asked to close the connection after this request.
     close: bool,
 }
@@ -204,21 +202,29 @@ fn parse(buf: &mut BytesMut, max_head: usize) -> Result<Option<Head>, NotServedH
 /// The request in `head`, or None if it has a body, asks for an upgrade, or is not valid HTTP.
 fn request(head: &Bytes, method: Method, target: [u16; 2], spans: &[Span]) -> Option<Head> {
     // Room for X-Forwarded-For/-Proto/-Host and x-request-id, which the proxy adds.
-    let headers = header_map(head, spans, 4)?;
+    let headers = header_list(head, spans, 4)?;
     let mut close = false;
-    for (name, value) in &headers {
-        match *name {
-            CONTENT_LENGTH if value != "0" => return None,
-            TRANSFER_ENCODING | UPGRADE | EXPECT | TE => return None,
-            CONNECTION => close |= has_token(value, "close"),
+    for line in &headers {
+        // Names are compared by length first: most lines are none of these.
+        match line.name.len() {
+            14 if line.is("content-length") && line.value != "0" => return None,
+            17 if line.is("transfer-encoding") => return None,
+            7 if line.is("upgrade") => return None,
+            6 if line.is("expect") => return None,
+            2 if line.is("te") => return None,
+            10 if line.is("connection") => close |= has_token(&line.value, "close"),
             _ => {}
         }
     }
     let uri = Uri::from_maybe_shared(head.slice(target[0] as usize..target[1] as usize)).ok()?;
-    let mut request = Request::new(ClientBody::Empty);
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.headers_mut() = headers;
+    let request = ClientRequest {
+        method,
+        uri,
+        version: Version::HTTP_11,
+        headers,
+        body: ClientBody::Empty,
+        on_upgrade: None,
+    };
     Some(Head { request, close })
 }
 
@@ -236,15 +242,18 @@ enum Framing {
 async fn write_response<I>(
     io: &mut I,
     buf: &mut Vec<u8>,
-    resp: Response<ProxyBody>,
+    resp: ProxyResponse,
     head_request: bool,
     mut close: bool,
 ) -> io::Result<bool>
 where
     I: AsyncWrite + Unpin,
 {
-    let (parts, mut body) = resp.into_parts();
-    let status = parts.status;
+    let ProxyResponse {
+        status,
+        headers,
+        mut body,
+    } = resp;
     let framing = if head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -273,17 +282,22 @@ where
     }
     let mut has_date = false;
     let mut says_close = false;
-    for (name, value) in &parts.headers {
-        match *name {
+    for line in &headers {
+        match line.name.len() {
             // A HEAD or 304 answer keeps the length the full response would have had.
-            CONTENT_LENGTH if !matches!(framing, Framing::None) || status == 204 => continue,
+            14 if line.is("content-length")
+                && (!matches!(framing, Framing::None) || status == 204) =>
+            {
+                continue;
+            }
             // This loop frames the body itself.
-            TRANSFER_ENCODING | TRAILER => continue,
-            CONNECTION => says_close |= has_token(value, "close"),
-            DATE => has_date = true,
+            17 if line.is("transfer-encoding") => continue,
+            7 if line.is("trailer") => continue,
+            10 if line.is("connection") => says_close |= has_token(&line.value, "close"),
+            4 if line.is("date") => has_date = true,
             _ => {}
         }
-        put_header(buf, name.as_str().as_bytes(), value.as_bytes());
+        put_header(buf, &line.name, line.value.as_bytes());
     }
     close |= says_close;
     if close && !says_close {
@@ -458,9 +472,9 @@ mod tests {
         else {
             panic!("not parsed");
         };
-        assert_eq!(head.request.uri(), "/a?b=1");
-        assert_eq!(head.request.headers()["host"], "api");
-        assert_eq!(head.request.headers().get_all("x-a").iter().count(), 2);
+        assert_eq!(head.request.uri, "/a?b=1");
+        assert_eq!(head.request.headers.get("host").unwrap(), "api");
+        assert_eq!(head.request.headers.get_all("x-a").count(), 2);
         assert!(!head.close);
         let Ok(Some(head)) = parsed(
             "DELETE /x HTTP/1.1\r\nHost: api\r\nContent-Length: 0\r\nConnection: Close\r\n\r\n",

@@ -11,6 +11,7 @@ mod send_timeout;
 
 use send_timeout::SendTimeout;
 
+use crate::message::ClientRequest;
 use crate::proxy::{Peer, Proxy};
 use crate::runtime::Runtime;
 use hyper::service::service_fn;
@@ -176,8 +177,8 @@ impl Connection {
             let proxy = proxy.clone();
             let peer = peer.clone();
             async move {
-                let req = req.map(crate::body::ClientBody::Streaming);
-                Ok::<_, std::convert::Infallible>(proxy.handle(req, &peer).await)
+                let req = ClientRequest::from_hyper(req.map(crate::body::ClientBody::Streaming));
+                Ok::<_, std::convert::Infallible>(proxy.handle(req, &peer).await.into_hyper())
             }
         });
         let builder = server_builder(self.limits.header_read, self.limits.max_head);

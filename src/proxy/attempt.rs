@@ -6,9 +6,9 @@
 use super::RequestCtx;
 use super::forward_mark::FORWARD_MARK;
 use crate::error::ErrorKind;
+use crate::header_list::HeaderList;
 use crate::runtime::Snapshot;
-use crate::upstream::{Endpoint, Region, UpstreamBody};
-use http::{Request, Response};
+use crate::upstream::{Endpoint, Region, UpstreamRequest, UpstreamResponse};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +22,7 @@ pub enum Failure {
     /// The connection failed after the request was (possibly) sent.
     Reset,
     /// The origin answered with a status from `retry.statuses`; kept in case it is the last word.
-    Status(Response<UpstreamBody>),
+    Status(UpstreamResponse),
 }
 
 impl Failure {
@@ -60,7 +60,7 @@ pub struct AttemptOutcome {
     /// When it was sent.
     pub started: Instant,
     /// Response, or why not.
-    pub result: Result<Response<UpstreamBody>, Failure>,
+    pub result: Result<UpstreamResponse, Failure>,
 }
 
 /// Sends the request once to `endpoint` in `region` and classifies the result.
@@ -113,14 +113,14 @@ pub async fn attempt(
             tracing::debug!(endpoint = %endpoint.label, error = %e, "upstream error after send");
             Err(Failure::Reset)
         }
-        Ok(Ok(resp)) if settings.retry.statuses.contains(&resp.status().as_u16()) => {
+        Ok(Ok(resp)) if settings.retry.statuses.contains(&resp.status.as_u16()) => {
             Err(Failure::Status(resp))
         }
         Ok(Ok(resp)) => Ok(resp),
     };
     let outcome = match &result {
         Ok(resp) => {
-            if resp.status().is_server_error() {
+            if resp.status.is_server_error() {
                 record_failure(snapshot, &endpoint);
             } else {
                 endpoint.health.record_success(started.elapsed());
@@ -128,7 +128,7 @@ pub async fn attempt(
             "ok"
         }
         Err(f) => {
-            if !matches!(f, Failure::Status(r) if !r.status().is_server_error()) {
+            if !matches!(f, Failure::Status(r) if !r.status.is_server_error()) {
                 record_failure(snapshot, &endpoint);
             }
             f.label()
@@ -177,10 +177,7 @@ fn upstream_request(
     endpoint: &Endpoint,
     cross_region: bool,
     signal_upload: bool,
-) -> (
-    Request<crate::upstream::ReplayBody>,
-    Option<tokio::sync::oneshot::Receiver<()>>,
-) {
+) -> (UpstreamRequest, Option<tokio::sync::oneshot::Receiver<()>>) {
     let uri = region.request_uri(endpoint, ctx.path_and_query.clone());
     let (body, upload_done) = if signal_upload {
         let (body, done) = ctx.body.attempt_signalled();
@@ -188,15 +185,19 @@ fn upstream_request(
     } else {
         (ctx.body.attempt(), None)
     };
-    let mut req = Request::new(body);
-    *req.method_mut() = ctx.method.clone();
-    *req.uri_mut() = uri;
     // The request carries only what this attempt adds; the client's (rewritten) headers go by
-    // reference (see `Region::send`), so an attempt does not copy the header map.
+    // reference (see `Region::send`), so an attempt does not copy them.
+    let mut headers = HeaderList::new();
     if cross_region {
         let local = snapshot.local().name();
         let mark = snapshot.forward_key.sign(local, ctx.request_id_str());
-        req.headers_mut().insert(FORWARD_MARK, mark);
+        headers.append(FORWARD_MARK, mark);
     }
+    let req = UpstreamRequest {
+        method: ctx.method.clone(),
+        uri,
+        headers,
+        body,
+    };
     (req, upload_done)
 }

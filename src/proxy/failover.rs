@@ -16,7 +16,6 @@ use crate::runtime::{Runtime, Snapshot};
 use crate::upstream::Endpoint;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
-use http::Response;
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
@@ -29,7 +28,7 @@ const UNSAMPLED_HEDGE_DELAY: Duration = Duration::from_millis(100);
 /// A successful exchange: the response and where it came from.
 pub struct Served {
     /// Origin response (its status may still be a 5xx that was not retryable).
-    pub response: Response<crate::upstream::UpstreamBody>,
+    pub response: crate::upstream::UpstreamResponse,
     /// Region index that answered.
     pub region: usize,
     /// Attempts started, hedges included.

@@ -11,7 +11,7 @@ use sha2::Sha256;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Header carrying the mark.
-pub const FORWARD_MARK: http::HeaderName = http::HeaderName::from_static("x-meridian-forwarded");
+pub const FORWARD_MARK: &str = "x-meridian-forwarded";
 
 /// How far a mark's timestamp may be from our clock, in seconds (replay window).
 const MAX_SKEW_SECS: u64 = 300;

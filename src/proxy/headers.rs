@@ -1,83 +1,82 @@
 //! Header rewriting between client and origin: hop-by-hop removal, X-Forwarded-*, request id.
 
-use http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
+use crate::header_list::HeaderList;
+use http::HeaderValue;
 use std::net::IpAddr;
 
 /// Request id header, generated when absent and passed on both ways.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const REQUEST_ID: &str = "x-request-id";
 /// Response header naming the region that answered.
-pub const SERVED_BY: HeaderName = HeaderName::from_static("x-meridian-region");
+pub const SERVED_BY: &str = "x-meridian-region";
 /// Response header counting the attempts made (hedges included).
-pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-meridian-attempts");
+pub const ATTEMPTS: &str = "x-meridian-attempts";
 /// Client-supplied key that makes a non-idempotent request safe to retry.
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
+const X_FORWARDED_HOST: &str = "x-forwarded-host";
+const CONNECTION: &str = "connection";
+const TE: &str = "te";
+const UPGRADE: &str = "upgrade";
 
 /// Hop-by-hop headers per RFC 9110 section 7.6.1, plus the legacy ones proxies still see.
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    PROXY_CONNECTION,
-    KEEP_ALIVE,
-    header::TE,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
+const HOP_BY_HOP: [&str; 8] = [
+    CONNECTION,
+    "proxy-connection",
+    "keep-alive",
+    TE,
+    "transfer-encoding",
+    UPGRADE,
+    "proxy-authenticate",
+    "proxy-authorization",
 ];
 
 /// Removes hop-by-hop headers, including every header the Connection header names.
 ///
 /// `TE: trailers` survives (as exactly that) when asked: gRPC over HTTP/2 requires it end to end.
 /// With `keep_upgrade`, Connection/Upgrade are rewritten to a bare upgrade handshake instead.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    // Most messages carry none of these: one pass over the names (cheap comparisons of standard
-    // headers) is less work than eight hashed removals.
-    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+pub fn strip_hop_by_hop(headers: &mut HeaderList, keep_upgrade: bool) {
+    // Most messages carry none of these: one pass over the names is all they cost.
+    if !headers.iter().any(|l| HOP_BY_HOP.iter().any(|h| l.is(h))) {
         return;
     }
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+    let named: Vec<Vec<u8>> = headers
+        .get_all(CONNECTION)
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|name| name.trim_ascii().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
         .collect();
-    let wants_trailers = has_token(headers, &header::TE, "trailers");
+    let wants_trailers = has_token(headers, TE, "trailers");
     let upgrade = if keep_upgrade {
-        headers.get(header::UPGRADE).cloned()
+        headers.get(UPGRADE).cloned()
     } else {
         None
     };
-    for name in named {
-        headers.remove(name);
-    }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
-    }
+    headers.retain(|l| {
+        !HOP_BY_HOP.iter().any(|h| l.is(h))
+            && !named
+                .iter()
+                .any(|n| l.name.len() == n.len() && l.name.eq_ignore_ascii_case(n))
+    });
     if wants_trailers {
-        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        headers.append(TE, HeaderValue::from_static("trailers"));
     }
     if let Some(upgrade) = upgrade {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, upgrade);
+        headers.append(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.append(UPGRADE, upgrade);
     }
 }
 
 /// Is this an HTTP/1.1 upgrade request (WebSocket and friends)?
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE) && has_token(headers, &header::CONNECTION, "upgrade")
+pub fn is_upgrade(headers: &HeaderList) -> bool {
+    headers.contains(UPGRADE) && has_token(headers, CONNECTION, "upgrade")
 }
 
 /// Does any line of a comma-separated header list contain `token` (case-insensitive)?
-fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+fn has_token(headers: &HeaderList, name: &str, token: &str) -> bool {
     headers
         .get_all(name)
-        .iter()
         .any(|v| crate::http1::has_token(v, token))
 }
 
@@ -92,46 +91,52 @@ pub fn forwarded_for_value(client_ip: IpAddr) -> HeaderValue {
 /// upstream hop such as the ALB already set them, since it saw the client's scheme and host).
 /// `client_ip` comes from [`forwarded_for_value`].
 pub fn set_forwarded(
-    headers: &mut HeaderMap,
+    headers: &mut HeaderList,
     client_ip: &HeaderValue,
     tls: bool,
     host: &HeaderValue,
 ) {
-    // One hashed lookup per header (the entry API), not a lookup and then an insert.
-    match headers.entry(X_FORWARDED_FOR) {
-        Entry::Vacant(e) => {
-            e.insert(client_ip.clone());
-        }
-        Entry::Occupied(mut e) => {
-            // Several X-Forwarded-For lines are one list (RFC 9110 5.3): keep every hop, in order.
-            let prior: Vec<&str> = e
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .collect();
-            let ip = client_ip.to_str().unwrap_or_default();
-            let xff = if prior.is_empty() {
-                Ok(client_ip.clone())
-            } else {
-                HeaderValue::from_str(&format!("{}, {ip}", prior.join(", ")))
-            };
-            if let Ok(v) = xff {
-                e.insert(v);
-            }
+    // One pass finds all three; most requests have none of them.
+    let (mut xff, mut xfp, mut xfh) = (false, false, false);
+    for line in headers.iter() {
+        xff |= line.is(X_FORWARDED_FOR);
+        xfp |= line.is(X_FORWARDED_PROTO);
+        xfh |= line.is(X_FORWARDED_HOST);
+    }
+    if !xff {
+        headers.append(X_FORWARDED_FOR, client_ip.clone());
+    } else {
+        // Several X-Forwarded-For lines are one list (RFC 9110 5.3): keep every hop, in order.
+        let prior: Vec<&str> = headers
+            .get_all(X_FORWARDED_FOR)
+            .filter_map(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .collect();
+        let ip = client_ip.to_str().unwrap_or_default();
+        let joined = if prior.is_empty() {
+            Ok(client_ip.clone())
+        } else {
+            HeaderValue::from_str(&format!("{}, {ip}", prior.join(", ")))
+        };
+        if let Ok(v) = joined {
+            headers.insert(X_FORWARDED_FOR, v);
         }
     }
-    headers
-        .entry(X_FORWARDED_PROTO)
-        .or_insert_with(|| HeaderValue::from_static(if tls { "https" } else { "http" }));
-    headers
-        .entry(X_FORWARDED_HOST)
-        .or_insert_with(|| host.clone());
+    if !xfp {
+        headers.append(
+            X_FORWARDED_PROTO,
+            HeaderValue::from_static(if tls { "https" } else { "http" }),
+        );
+    }
+    if !xfh {
+        headers.append(X_FORWARDED_HOST, host.clone());
+    }
 }
 
 /// The client's request id if it is sane (visible ASCII, at most 128 bytes), else a new one.
-pub fn request_id(headers: &HeaderMap) -> HeaderValue {
-    if let Some(v) = headers.get(&REQUEST_ID) {
+pub fn request_id(headers: &HeaderList) -> HeaderValue {
+    if let Some(v) = headers.get(REQUEST_ID) {
         let b = v.as_bytes();
         if !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic()) {
             return v.clone();
@@ -146,30 +151,49 @@ pub fn request_id(headers: &HeaderMap) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn strips_listed_and_named_headers() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CONNECTION,
-            HeaderValue::from_static("close, x-secret"),
+        let mut h = HeaderList::new();
+        // Names as an HTTP/1 peer may spell them: matching ignores case.
+        h.append_line(
+            Bytes::from_static(b"Connection"),
+            HeaderValue::from_static("close, X-Secret"),
         );
-        h.insert("x-secret", HeaderValue::from_static("1"));
-        h.insert(KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
-        h.insert(header::TE, HeaderValue::from_static("gzip, trailers"));
-        h.insert("x-kept", HeaderValue::from_static("1"));
+        h.append("x-secret", HeaderValue::from_static("1"));
+        h.append_line(
+            Bytes::from_static(b"Keep-Alive"),
+            HeaderValue::from_static("timeout=5"),
+        );
+        h.append(TE, HeaderValue::from_static("gzip, trailers"));
+        h.append("x-kept", HeaderValue::from_static("1"));
         strip_hop_by_hop(&mut h, false);
-        assert!(!h.contains_key("x-secret"));
-        assert!(!h.contains_key(header::CONNECTION));
-        assert!(!h.contains_key(KEEP_ALIVE));
-        assert_eq!(h.get(header::TE).unwrap(), "trailers");
-        assert!(h.contains_key("x-kept"));
+        assert!(!h.contains("x-secret"));
+        assert!(!h.contains(CONNECTION));
+        assert!(!h.contains("keep-alive"));
+        assert_eq!(h.get(TE).unwrap(), "trailers");
+        assert!(h.contains("x-kept"));
+        assert_eq!(h.len(), 2);
+    }
+
+    #[test]
+    fn upgrade_handshake_is_kept_bare_when_asked() {
+        let mut h = HeaderList::new();
+        h.append(CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        h.append(UPGRADE, HeaderValue::from_static("websocket"));
+        h.append("keep-alive", HeaderValue::from_static("timeout=5"));
+        assert!(is_upgrade(&h));
+        strip_hop_by_hop(&mut h, true);
+        assert_eq!(h.get(CONNECTION).unwrap(), "upgrade");
+        assert_eq!(h.get(UPGRADE).unwrap(), "websocket");
+        assert_eq!(h.len(), 2);
     }
 
     #[test]
     fn forwarded_for_appends() {
-        let mut h = HeaderMap::new();
-        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
+        let mut h = HeaderList::new();
+        h.append(X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.7"));
         let client = forwarded_for_value("10.0.0.1".parse().unwrap());
         set_forwarded(
             &mut h,
@@ -178,7 +202,7 @@ mod tests {
             &HeaderValue::from_static("api.example.com"),
         );
         assert_eq!(h.get(X_FORWARDED_FOR).unwrap(), "203.0.113.7, 10.0.0.1");
-        let mut fresh = HeaderMap::new();
+        let mut fresh = HeaderList::new();
         let mapped = forwarded_for_value("::ffff:192.0.2.1".parse().unwrap());
         set_forwarded(
             &mut fresh,
@@ -196,30 +220,34 @@ mod tests {
     fn forwarded_headers_keep_earlier_hops() {
         let client = forwarded_for_value("10.0.0.1".parse().unwrap());
         let host = HeaderValue::from_static("api.example.com");
-        let mut h = HeaderMap::new();
+        let mut h = HeaderList::new();
         h.append(X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.1"));
-        h.append(X_FORWARDED_FOR, HeaderValue::from_static(" 203.0.113.7 "));
-        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
-        h.insert(
+        h.append_line(
+            Bytes::from_static(b"X-Forwarded-For"),
+            HeaderValue::from_static(" 203.0.113.7 "),
+        );
+        h.append(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        h.append(
             X_FORWARDED_HOST,
             HeaderValue::from_static("www.example.com"),
         );
         set_forwarded(&mut h, &client, false, &host);
-        let xff: Vec<_> = h.get_all(X_FORWARDED_FOR).iter().collect();
+        let xff: Vec<_> = h.get_all(X_FORWARDED_FOR).collect();
         assert_eq!(xff, ["198.51.100.1, 203.0.113.7, 10.0.0.1"]);
         assert_eq!(h.get(X_FORWARDED_PROTO).unwrap(), "https");
         assert_eq!(h.get(X_FORWARDED_HOST).unwrap(), "www.example.com");
+        assert_eq!(h.len(), 3);
 
         // An empty X-Forwarded-For names no hop: the client's address replaces it.
-        let mut empty = HeaderMap::new();
-        empty.insert(X_FORWARDED_FOR, HeaderValue::from_static(""));
+        let mut empty = HeaderList::new();
+        empty.append(X_FORWARDED_FOR, HeaderValue::from_static(""));
         set_forwarded(&mut empty, &client, false, &host);
         assert_eq!(empty.get(X_FORWARDED_FOR).unwrap(), "10.0.0.1");
     }
 
     #[test]
     fn request_id_kept_or_generated() {
-        let mut h = HeaderMap::new();
+        let mut h = HeaderList::new();
         assert_eq!(request_id(&h).len(), 32);
         h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&h), "abc-123");

@@ -13,13 +13,15 @@ mod upgrade;
 
 use crate::body::{ClientBody, ProxyBody};
 use crate::error::ErrorKind;
+use crate::header_list::HeaderList;
+use crate::message::{ClientRequest, ProxyResponse};
 use crate::routing;
 use crate::runtime::{Runtime, Snapshot};
 use crate::upstream::ReplayBody;
 use forward_mark::FORWARD_MARK;
 use headers::{ATTEMPTS, IDEMPOTENCY_KEY, REQUEST_ID, SERVED_BY};
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Method, StatusCode};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -32,7 +34,7 @@ pub struct RequestCtx {
     /// Path and query, as received.
     pub path_and_query: PathAndQuery,
     /// Headers after hop-by-hop removal and X-Forwarded-* (sent on every attempt).
-    pub headers: HeaderMap,
+    pub headers: HeaderList,
     /// The request id (client's or ours).
     pub request_id: HeaderValue,
     /// Method is idempotent (RFC 9110 9.2.2).
@@ -105,15 +107,15 @@ impl Proxy {
     }
 
     /// Handles one request from `peer`. Never panics on input; every failure is a response.
-    pub async fn handle(&self, req: Request<ClientBody>, peer: &Peer) -> Response<ProxyBody> {
+    pub async fn handle(&self, req: ClientRequest, peer: &Peer) -> ProxyResponse {
         let started = Instant::now();
-        let version = req.version();
+        let version = req.version;
         let snapshot = self.runtime.snapshot();
-        let request_id = headers::request_id(req.headers());
+        let request_id = headers::request_id(&req.headers);
         let settings = &snapshot.settings;
 
-        if req.uri().path() == settings.readiness_path
-            && matches!(*req.method(), Method::GET | Method::HEAD)
+        if req.uri.path() == settings.readiness_path
+            && matches!(req.method, Method::GET | Method::HEAD)
         {
             return readiness_response(self.runtime.is_ready());
         }
@@ -158,29 +160,29 @@ impl Proxy {
                 return kind.into_response(&request_id);
             }
         };
-        resp.headers_mut().insert(REQUEST_ID, request_id);
+        resp.headers.insert(REQUEST_ID, request_id);
         if version < http::Version::HTTP_2
-            && resp.status() != StatusCode::SWITCHING_PROTOCOLS
+            && resp.status != StatusCode::SWITCHING_PROTOCOLS
             && self.runtime.draining.load(Relaxed)
         {
             // Draining: finish this request, then make the client reconnect (through the load
             // balancer, which no longer sends it here). HTTP/2 gets GOAWAY at the end of drain.
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp.headers
+                .insert("connection", HeaderValue::from_static("close"));
         }
         let region = snapshot.regions[region_idx].name();
         // Handles for the common case are registered once per snapshot: no label strings or
         // registry lookups per request.
         let handles = &snapshot.route_metrics[route_idx][region_idx];
-        if resp.status() == StatusCode::OK {
+        if resp.status == StatusCode::OK {
             handles.ok.increment(1);
         } else {
-            count_request(&route.name, region, resp.status());
+            count_request(&route.name, region, resp.status);
         }
         let elapsed = started.elapsed();
         handles.duration.record(elapsed.as_secs_f64());
-        tracing::debug!(request_id = ?resp.headers().get(&REQUEST_ID), route = %route.name,
-            region, status = resp.status().as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+        tracing::debug!(request_id = ?resp.headers.get(REQUEST_ID), route = %route.name,
+            region, status = resp.status.as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0,
             "request");
         resp
     }
@@ -188,21 +190,28 @@ impl Proxy {
     #[allow(clippy::too_many_arguments)]
     async fn proxy(
         &self,
-        req: Request<ClientBody>,
+        req: ClientRequest,
         peer: &Peer,
         snapshot: &Arc<Snapshot>,
         route: &crate::config::RouteSpec,
         host: HeaderValue,
         request_id: HeaderValue,
         started: Instant,
-    ) -> Result<(Response<ProxyBody>, usize), ErrorKind> {
+    ) -> Result<(ProxyResponse, usize), ErrorKind> {
         let settings = &snapshot.settings;
+        let ClientRequest {
+            method,
+            uri,
+            headers: mut hdrs,
+            body,
+            on_upgrade,
+            ..
+        } = req;
         // A request known to have no body (most) skips the Content-Length lookup.
-        let content_length = if matches!(req.body(), ClientBody::Empty) {
+        let content_length = if matches!(body, ClientBody::Empty) {
             None
         } else {
-            req.headers()
-                .get(header::CONTENT_LENGTH)
+            hdrs.get("content-length")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
         };
@@ -213,7 +222,7 @@ impl Proxy {
         }
 
         // A valid mark means a sibling Meridian forwarded this: serve it here, never send it on.
-        let mark = req.headers().get(&FORWARD_MARK);
+        let mark = hdrs.get(FORWARD_MARK);
         let marked = mark.is_some();
         let forwarded_from = mark.and_then(|v| {
             snapshot
@@ -225,33 +234,25 @@ impl Proxy {
             metrics::counter!("meridian_fail_open_total").increment(1);
         }
 
-        let upgrade = headers::is_upgrade(req.headers());
-        let (mut parts, body) = req.into_parts();
-        let client_upgrade = if upgrade {
-            parts.extensions.remove::<hyper::upgrade::OnUpgrade>()
-        } else {
-            None
-        };
-        let mut hdrs = std::mem::take(&mut parts.headers);
-        // Room for X-Forwarded-For/-Proto/-Host and x-request-id: one growth instead of several.
-        hdrs.reserve(4);
+        let upgrade = headers::is_upgrade(&hdrs);
+        let client_upgrade = if upgrade { on_upgrade } else { None };
         if marked {
             // Valid or not, the client's mark never travels on (an attempt sets its own).
-            hdrs.remove(&FORWARD_MARK);
+            hdrs.remove(FORWARD_MARK);
         }
         headers::strip_hop_by_hop(&mut hdrs, upgrade);
         headers::set_forwarded(&mut hdrs, &peer.forwarded_for, self.tls, &host);
         hdrs.insert(REQUEST_ID, request_id.clone());
-        if let Some(authority) = parts.uri.authority()
-            && !hdrs.contains_key(header::HOST)
+        if let Some(authority) = uri.authority()
+            && !hdrs.contains("host")
             && let Ok(v) = HeaderValue::from_str(authority.as_str())
         {
             // HTTP/2 clients send :authority instead of Host; HTTP/1 origins need Host.
-            hdrs.insert(header::HOST, v);
+            hdrs.append("host", v);
         }
-        let idempotent = parts.method.is_idempotent() && !upgrade;
+        let idempotent = method.is_idempotent() && !upgrade;
         // Consulted only for methods that are not idempotent anyway.
-        let has_idempotency_key = !idempotent && hdrs.contains_key(&IDEMPOTENCY_KEY);
+        let has_idempotency_key = !idempotent && hdrs.contains(IDEMPOTENCY_KEY);
 
         let body = ReplayBody::new(
             body,
@@ -272,9 +273,8 @@ impl Proxy {
         }
 
         let ctx = RequestCtx {
-            method: parts.method.clone(),
-            path_and_query: parts
-                .uri
+            method,
+            path_and_query: uri
                 .path_and_query()
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/")),
@@ -290,39 +290,46 @@ impl Proxy {
         let served = failover::execute(&ctx, &self.runtime, snapshot, plan).await?;
         let region = &snapshot.regions[served.region];
         region.served.fetch_add(1, Relaxed);
-        let (mut resp_parts, resp_body) = served.response.into_parts();
+        let upstream = served.response;
+        let mut resp_headers = upstream.headers;
 
         if let Some(client_upgrade) = client_upgrade
-            && resp_parts.status == StatusCode::SWITCHING_PROTOCOLS
+            && upstream.status == StatusCode::SWITCHING_PROTOCOLS
         {
-            let upstream = Response::from_parts(resp_parts.clone(), resp_body);
-            upgrade::spawn_tunnel(client_upgrade, upstream, self.runtime.shutdown.clone());
-            headers::strip_hop_by_hop(&mut resp_parts.headers, true);
-            set_meridian_headers(&mut resp_parts.headers, region, served.attempts);
-            return Ok((
-                Response::from_parts(resp_parts, ProxyBody::empty()),
-                served.region,
-            ));
+            // Only hyper's client completes an upgrade; it always hands the connection over.
+            let upstream_upgrade = upstream.on_upgrade.ok_or(ErrorKind::UpstreamReset)?;
+            upgrade::spawn_tunnel(
+                client_upgrade,
+                upstream_upgrade,
+                self.runtime.shutdown.clone(),
+            );
+            headers::strip_hop_by_hop(&mut resp_headers, true);
+            set_meridian_headers(&mut resp_headers, region, served.attempts);
+            let resp = ProxyResponse {
+                status: upstream.status,
+                headers: resp_headers,
+                body: ProxyBody::empty(),
+            };
+            return Ok((resp, served.region));
         }
 
-        headers::strip_hop_by_hop(&mut resp_parts.headers, false);
-        set_meridian_headers(&mut resp_parts.headers, region, served.attempts);
+        headers::strip_hop_by_hop(&mut resp_headers, false);
+        set_meridian_headers(&mut resp_headers, region, served.attempts);
         let cross_region = served.region != settings.local_region;
         let bytes = cross_region.then(|| {
             metrics::counter!("meridian_cross_region_bytes_total",
                 "from" => settings.local().name.clone(), "to" => region.name().to_string(),
                 "direction" => "response")
         });
-        Ok((
-            Response::from_parts(
-                resp_parts,
-                ProxyBody::Upstream {
-                    inner: resp_body,
-                    bytes,
-                },
-            ),
-            served.region,
-        ))
+        let resp = ProxyResponse {
+            status: upstream.status,
+            headers: resp_headers,
+            body: ProxyBody::Upstream {
+                inner: upstream.body,
+                bytes,
+            },
+        };
+        Ok((resp, served.region))
     }
 }
 
@@ -330,17 +337,15 @@ impl Proxy {
 /// Returns the authority as received (for X-Forwarded-Host) with the route.
 fn route_of<'a>(
     snapshot: &'a Snapshot,
-    req: &Request<ClientBody>,
+    req: &ClientRequest,
 ) -> Result<(HeaderValue, &'a crate::config::RouteSpec), ErrorKind> {
-    let header_host = req.headers().get(header::HOST);
+    let header_host = req.headers.get("host");
     let header_text = header_host
         .map(|v| v.to_str().map_err(|_| ErrorKind::BadRequest))
         .transpose()?;
-    let uri_host = req.uri().authority().map(|a| a.as_str());
+    let uri_host = req.uri.authority().map(|a| a.as_str());
     let authority = match (uri_host, header_text) {
-        (Some(u), Some(h))
-            if !u.eq_ignore_ascii_case(h) && req.version() < http::Version::HTTP_2 =>
-        {
+        (Some(u), Some(h)) if !u.eq_ignore_ascii_case(h) && req.version < http::Version::HTTP_2 => {
             return Err(ErrorKind::BadRequest);
         }
         (Some(u), _) => u,
@@ -355,16 +360,16 @@ fn route_of<'a>(
     } else {
         std::borrow::Cow::Borrowed(host)
     };
-    if req.method() == Method::CONNECT {
+    if req.method == Method::CONNECT {
         // Tunnels are a forward proxy's job; Meridian never opens one.
         return Err(ErrorKind::BadRequest);
     }
-    let route = routing::match_route(&snapshot.settings, &host, req.uri().path())
+    let route = routing::match_route(&snapshot.settings, &host, req.uri.path())
         .ok_or(ErrorKind::NoRoute)?;
     // An HTTP/1 absolute-form target ("GET http://host/ ...") is what a forward-proxy client
     // sends. It is honoured only for a host a route names explicitly, never by a catch-all route,
     // so Meridian cannot be mistaken for (or probed as) an open proxy.
-    if req.version() < http::Version::HTTP_2 && uri_host.is_some() && route.host.is_none() {
+    if req.version < http::Version::HTTP_2 && uri_host.is_some() && route.host.is_none() {
         return Err(ErrorKind::NoRoute);
     }
     let received = match (uri_host, header_host) {
@@ -375,9 +380,7 @@ fn route_of<'a>(
     Ok((received, route))
 }
 
-fn set_meridian_headers(h: &mut HeaderMap, region: &crate::upstream::Region, attempts: u32) {
-    // Room for these two and x-request-id at once: one growth of the map instead of several.
-    h.reserve(3);
+fn set_meridian_headers(h: &mut HeaderList, region: &crate::upstream::Region, attempts: u32) {
     h.insert(SERVED_BY, region.name_header.clone());
     let attempts = match attempts {
         1 => HeaderValue::from_static("1"),
@@ -396,15 +399,14 @@ fn count_request(route: &str, region: &str, status: StatusCode) {
 }
 
 /// 200 "ready" or 503 "not ready"; used on the main listener and on admin.
-pub fn readiness_response(ready: bool) -> Response<ProxyBody> {
+pub fn readiness_response(ready: bool) -> ProxyResponse {
     let (status, text) = if ready {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
     };
-    let mut resp = Response::new(ProxyBody::local(text));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut resp = ProxyResponse::new(status, ProxyBody::local(text));
+    resp.headers
+        .append("cache-control", HeaderValue::from_static("no-store"));
     resp
 }

@@ -6,13 +6,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Joins the client's upgraded connection to the origin's and copies until one side ends or the
 /// process shuts down. The task owns both halves; nothing outlives it.
-pub fn spawn_tunnel(
-    client: OnUpgrade,
-    upstream: http::Response<crate::upstream::UpstreamBody>,
-    shutdown: CancellationToken,
-) {
+pub fn spawn_tunnel(client: OnUpgrade, upstream: OnUpgrade, shutdown: CancellationToken) {
     tokio::spawn(async move {
-        let (client, upstream) = match tokio::try_join!(client, hyper::upgrade::on(upstream)) {
+        let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(pair) => pair,
             Err(e) => {
                 tracing::debug!(error = %e, "upgrade did not complete");

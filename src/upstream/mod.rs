@@ -14,12 +14,60 @@ pub use pool::{BodyReadError, Pool, SendError, UpstreamBody};
 pub use replay::{BodyError, ReplayBody};
 
 use crate::config::{EndpointSpec, Protocol, RegionSpec, Scheme, Settings};
+use crate::header_list::HeaderList;
 use crate::health::EndpointHealth;
 use arc_swap::ArcSwap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
+
+/// One attempt's request: the client's rewritten headers are shared by every attempt and passed
+/// beside it (see [`Region::send`]); this carries what differs per attempt.
+pub struct UpstreamRequest {
+    /// Request method.
+    pub method: http::Method,
+    /// Origin form for HTTP/1, absolute for HTTP/2 (see [`Region::request_uri`]).
+    pub uri: http::Uri,
+    /// Lines this attempt adds (the cross-region mark); they replace shared lines of their name.
+    pub headers: HeaderList,
+    /// The body (a replay of the client's).
+    pub body: ReplayBody,
+}
+
+/// An origin's response head and body.
+pub struct UpstreamResponse {
+    /// Status code.
+    pub status: http::StatusCode,
+    /// The origin's header lines.
+    pub headers: HeaderList,
+    /// The body; an HTTP/1 connection goes back to its pool when it ends.
+    pub body: UpstreamBody,
+    /// The origin connection after a 101 (hyper's client only).
+    pub on_upgrade: Option<hyper::upgrade::OnUpgrade>,
+}
+
+impl std::fmt::Debug for UpstreamResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpstreamResponse {
+    /// A response read by hyper's client.
+    fn from_hyper(resp: http::Response<UpstreamBody>) -> Self {
+        let (mut parts, body) = resp.into_parts();
+        Self {
+            on_upgrade: parts.extensions.remove::<hyper::upgrade::OnUpgrade>(),
+            status: parts.status,
+            headers: HeaderList::from_map(parts.headers),
+            body,
+        }
+    }
+}
 
 /// One resolved address of one configured endpoint, with its health.
 #[derive(Debug)]
@@ -148,16 +196,16 @@ impl Region {
 
     /// Sends one request to `endpoint` over a pooled (or new) connection: the headers of
     /// `shared` followed by the request's own (which win where both name one header).
-    /// `shared` is borrowed so that an attempt need not copy the client's header map; only
+    /// `shared` is borrowed so that an attempt need not copy the client's headers; only
     /// hyper's client, which owns its request, gets a merged copy.
     /// (Not an `async fn`: returning the pool's future directly spares every request one more
     /// copy of it.)
     pub fn send<'a>(
         &'a self,
         endpoint: &'a Arc<Endpoint>,
-        shared: &'a http::HeaderMap,
-        req: http::Request<ReplayBody>,
-    ) -> impl Future<Output = Result<http::Response<UpstreamBody>, SendError>> + 'a {
+        shared: &'a HeaderList,
+        req: UpstreamRequest,
+    ) -> impl Future<Output = Result<UpstreamResponse, SendError>> + 'a {
         pool::send(&self.connector, endpoint, shared, req)
     }
 

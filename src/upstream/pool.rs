@@ -13,6 +13,8 @@ use super::Endpoint;
 use super::connector::RegionConnector;
 use super::h1::{self, H1Body, H1Conn};
 use super::replay::ReplayBody;
+use super::{UpstreamRequest, UpstreamResponse};
+use crate::header_list::HeaderList;
 use bytes::Bytes;
 use futures_util::future::Either;
 use http::{Request, Response};
@@ -211,19 +213,23 @@ impl Pool {
 pub fn send<'a>(
     connector: &'a RegionConnector,
     endpoint: &'a Arc<Endpoint>,
-    shared: &'a http::HeaderMap,
-    req: Request<ReplayBody>,
-) -> impl Future<Output = Result<Response<UpstreamBody>, SendError>> + 'a {
+    shared: &'a HeaderList,
+    req: UpstreamRequest,
+) -> impl Future<Output = Result<UpstreamResponse, SendError>> + 'a {
     if !connector.h2
-        && req.body().is_end_stream()
-        && req.method() != http::Method::CONNECT
-        && !shared.contains_key(http::header::UPGRADE)
+        && req.body.is_end_stream()
+        && req.method != http::Method::CONNECT
+        && !shared.contains("upgrade")
     {
         Either::Left(send_h1(connector, endpoint, shared, req))
     } else {
         // Boxed: its state (hyper's send futures, copies of the request) is large, and unboxed
         // it would be part of, and copied with, every attempt's future, bodyless GETs included.
-        Either::Right(Box::pin(send_hyper(connector, endpoint, shared, req)))
+        Either::Right(Box::pin(async move {
+            send_hyper(connector, endpoint, merged(shared, req))
+                .await
+                .map(UpstreamResponse::from_hyper)
+        }))
     }
 }
 
@@ -231,10 +237,8 @@ pub fn send<'a>(
 async fn send_hyper(
     connector: &RegionConnector,
     endpoint: &Arc<Endpoint>,
-    shared: &http::HeaderMap,
     req: Request<ReplayBody>,
 ) -> Result<Response<UpstreamBody>, SendError> {
-    let req = merged(shared, req);
     if connector.h2 {
         return send_h2(connector, endpoint, req).await;
     }
@@ -263,22 +267,29 @@ async fn send_hyper(
     }
 }
 
-/// `req` with the `shared` headers under its own, for hyper's client, which owns its request.
-fn merged(shared: &http::HeaderMap, mut req: Request<ReplayBody>) -> Request<ReplayBody> {
-    let own = std::mem::replace(req.headers_mut(), shared.clone());
-    for (name, value) in &own {
-        req.headers_mut().insert(name, value.clone());
+/// A request for hyper's client, which owns its request: the `shared` headers, then the
+/// attempt's own in their place.
+fn merged(shared: &HeaderList, req: UpstreamRequest) -> Request<ReplayBody> {
+    let mut out = Request::new(req.body);
+    *out.method_mut() = req.method;
+    *out.uri_mut() = req.uri;
+    let mut headers = shared.to_map();
+    for line in &req.headers {
+        if let Ok(name) = http::HeaderName::from_bytes(&line.name) {
+            headers.insert(name, line.value.clone());
+        }
     }
-    req
+    *out.headers_mut() = headers;
+    out
 }
 
 /// A request without a body, over a connection this task drives (see `h1`).
 async fn send_h1(
     connector: &RegionConnector,
     endpoint: &Arc<Endpoint>,
-    shared: &http::HeaderMap,
-    req: Request<ReplayBody>,
-) -> Result<Response<UpstreamBody>, SendError> {
+    shared: &HeaderList,
+    req: UpstreamRequest,
+) -> Result<UpstreamResponse, SendError> {
     // One resend at most: an origin that drops every connection this request arrives on is
     // failing, not racing, and must not be sent the request once per pooled connection.
     let mut resent = false;
@@ -291,9 +302,7 @@ async fn send_h1(
             // It closed the idle connection as the request arrived (the keep-alive race), so it
             // most likely never read it. Like Go's net/http, resend an idempotent request on
             // the next connection rather than fail over a region for a routine close.
-            Err(h1::Failed::Sent(h1::H1Error::Closed))
-                if !resent && req.method().is_idempotent() =>
-            {
+            Err(h1::Failed::Sent(h1::H1Error::Closed)) if !resent && req.method.is_idempotent() => {
                 resent = true;
             }
             Err(failed) => return Err(failed.into()),

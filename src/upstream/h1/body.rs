@@ -3,11 +3,13 @@
 use super::{BODY_READ, HEAD_READ, MAX_CHUNK_LINE, MAX_HEAD, MAX_HEADERS};
 use super::{H1Conn, H1Error, Head, Home, release};
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use http_body::{Frame, SizeHint};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+const CONTENT_LENGTH: &str = "content-length";
+const TRANSFER_ENCODING: &str = "transfer-encoding";
 
 /// How the response body is delimited, and how far reading it has got.
 #[derive(Debug)]
@@ -46,11 +48,11 @@ pub(super) fn framing(method: &Method, head: &Head) -> Result<Framing, H1Error> 
         return Ok(Framing::Length(0));
     }
     let h = &head.headers;
-    if h.contains_key(TRANSFER_ENCODING) {
-        if h.contains_key(CONTENT_LENGTH) {
+    if h.contains(TRANSFER_ENCODING) {
+        if h.contains(CONTENT_LENGTH) {
             return Err(H1Error::Framing);
         }
-        let last = h.get_all(TRANSFER_ENCODING).iter().next_back();
+        let last = h.get_all(TRANSFER_ENCODING).next_back();
         let chunked = last.is_some_and(|v| {
             v.as_bytes()
                 .rsplit(|&b| b == b',')

@@ -17,13 +17,13 @@ mod body;
 pub use body::H1Body;
 use body::{Framing, framing};
 
-use super::Endpoint;
 use super::connector::UpstreamStream;
 use super::pool::{SendError, UpstreamBody};
-use crate::http1::{MAX_HEADERS, has_token, header_map, spans_of};
+use super::{Endpoint, UpstreamRequest, UpstreamResponse};
+use crate::header_list::HeaderList;
+use crate::http1::{MAX_HEADERS, has_token, header_list, spans_of};
 use bytes::BytesMut;
-use http::header::{CONNECTION, CONTENT_LENGTH};
-use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode, Version};
+use http::{Method, StatusCode};
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -153,11 +153,11 @@ struct Home {
 /// origin keeps it alive.
 pub async fn exchange(
     mut conn: H1Conn,
-    shared: &HeaderMap,
-    req: &Request<super::ReplayBody>,
+    shared: &HeaderList,
+    req: &UpstreamRequest,
     endpoint: &Arc<Endpoint>,
     connector: u64,
-) -> Result<Response<UpstreamBody>, Failed> {
+) -> Result<UpstreamResponse, Failed> {
     encode_head(&mut conn.write, shared, req);
     let written = async {
         conn.stream.write_all(&conn.write).await?;
@@ -165,7 +165,7 @@ pub async fn exchange(
     };
     written.await.map_err(|e| Failed::Unsent(e.into()))?;
     let head = read_head(&mut conn).await.map_err(Failed::Sent)?;
-    let framing = framing(req.method(), &head).map_err(Failed::Sent)?;
+    let framing = framing(&req.method, &head).map_err(Failed::Sent)?;
     let home = Home {
         endpoint: endpoint.clone(),
         connector,
@@ -185,11 +185,12 @@ pub async fn exchange(
             home: Some(home),
         })),
     };
-    let mut resp = Response::new(body);
-    *resp.status_mut() = head.status;
-    *resp.version_mut() = head.version;
-    *resp.headers_mut() = head.headers;
-    Ok(resp)
+    Ok(UpstreamResponse {
+        status: head.status,
+        headers: head.headers,
+        body,
+        on_upgrade: None,
+    })
 }
 
 /// Puts a connection whose response ended back in its pool, if it can take another request.
@@ -204,28 +205,32 @@ fn release(mut conn: H1Conn, reusable: bool, home: Home) {
 /// `METHOD target HTTP/1.1`, the `shared` headers (except those the request sets itself), the
 /// request's own, and `content-length: 0` where a method that usually has a body goes without
 /// one (as hyper does), so the origin does not wait for one.
-fn encode_head(dst: &mut Vec<u8>, shared: &HeaderMap, req: &Request<super::ReplayBody>) {
+fn encode_head(dst: &mut Vec<u8>, shared: &HeaderList, req: &UpstreamRequest) {
     dst.clear();
-    dst.extend_from_slice(req.method().as_str().as_bytes());
+    dst.extend_from_slice(req.method.as_str().as_bytes());
     dst.push(b' ');
-    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let target = req.uri.path_and_query().map_or("/", |p| p.as_str());
     dst.extend_from_slice(target.as_bytes());
     dst.extend_from_slice(b" HTTP/1.1\r\n");
-    let own = req.headers();
-    let overridden = |name: &HeaderName| !own.is_empty() && own.contains_key(name);
-    let headers = shared.iter().filter(|(name, _)| !overridden(name));
-    for (name, value) in headers.chain(own) {
-        dst.extend_from_slice(name.as_str().as_bytes());
+    let own = &req.headers;
+    let overridden = |name: &[u8]| {
+        own.iter()
+            .any(|l| l.name.len() == name.len() && l.name.eq_ignore_ascii_case(name))
+    };
+    let headers = shared
+        .iter()
+        .filter(|l| own.is_empty() || !overridden(&l.name));
+    for line in headers.chain(own) {
+        dst.extend_from_slice(&line.name);
         dst.extend_from_slice(b": ");
-        dst.extend_from_slice(value.as_bytes());
+        dst.extend_from_slice(line.value.as_bytes());
         dst.extend_from_slice(b"\r\n");
     }
     let bodyless_method = matches!(
-        *req.method(),
+        req.method,
         Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS | Method::TRACE
     );
-    if !bodyless_method && !shared.contains_key(CONTENT_LENGTH) && !own.contains_key(CONTENT_LENGTH)
-    {
+    if !bodyless_method && !shared.contains("content-length") && !own.contains("content-length") {
         dst.extend_from_slice(b"content-length: 0\r\n");
     }
     dst.extend_from_slice(b"\r\n");
@@ -234,8 +239,7 @@ fn encode_head(dst: &mut Vec<u8>, shared: &HeaderMap, req: &Request<super::Repla
 /// A parsed response head.
 struct Head {
     status: StatusCode,
-    version: Version,
-    headers: HeaderMap,
+    headers: HeaderList,
     /// HTTP/1.1 without `Connection: close`: the connection may carry another request.
     reusable: bool,
 }
@@ -313,21 +317,12 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
         }
         // Room for the headers the proxy adds to every response (x-request-id,
         // x-meridian-region, x-meridian-attempts), so adding them does not rehash the map.
-        let headers = header_map(&head, &spans[..count], 3).ok_or(H1Error::Header)?;
-        let version = if minor == Some(1) {
-            Version::HTTP_11
-        } else {
-            Version::HTTP_10
-        };
-        let close = headers
-            .get_all(CONNECTION)
-            .iter()
-            .any(|v| has_token(v, "close"));
+        let headers = header_list(&head, &spans[..count], 3).ok_or(H1Error::Header)?;
+        let close = headers.get_all("connection").any(|v| has_token(v, "close"));
         return Ok(Some(Head {
             status,
-            version,
             headers,
-            reusable: version == Version::HTTP_11 && !close,
+            reusable: minor == Some(1) && !close,
         }));
     }
 }
@@ -335,6 +330,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use http::HeaderValue;
 
     fn head(raw: &str) -> Head {
@@ -347,9 +343,12 @@ mod tests {
         let h =
             head("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nA: 1\r\na: 2\r\nX-Y: z\r\n\r\n");
         assert_eq!(h.status, 200);
-        let a: Vec<_> = h.headers.get_all("a").iter().collect();
+        let a: Vec<_> = h.headers.get_all("a").collect();
         assert_eq!(a, ["1", "2"]);
-        assert_eq!(h.headers["x-y"], "z");
+        assert_eq!(h.headers.get("x-y").unwrap(), "z");
+        // Names reach the client as the origin spelled them.
+        let names: Vec<_> = h.headers.iter().map(|l| &l.name[..]).collect();
+        assert_eq!(names, [&b"A"[..], b"a", b"X-Y"]);
         assert!(h.reusable);
     }
 
@@ -375,20 +374,27 @@ mod tests {
     #[test]
     fn encoded_head_merges_headers_and_adds_zero_length_only_where_a_body_is_expected() {
         let mut dst = Vec::new();
-        let mut shared = HeaderMap::new();
-        shared.insert("host", HeaderValue::from_static("api"));
-        shared.insert("x-mark", HeaderValue::from_static("forged"));
-        let mut req = Request::new(super::super::ReplayBody::empty());
-        *req.uri_mut() = "/a?b=1".parse().unwrap();
+        let mut shared = HeaderList::new();
+        shared.append("host", HeaderValue::from_static("api"));
+        shared.append_line(
+            Bytes::from_static(b"X-Mark"),
+            HeaderValue::from_static("forged"),
+        );
+        let mut req = UpstreamRequest {
+            method: Method::GET,
+            uri: "/a?b=1".parse().unwrap(),
+            headers: HeaderList::new(),
+            body: super::super::ReplayBody::empty(),
+        };
         encode_head(&mut dst, &shared, &req);
         assert_eq!(
             dst,
-            b"GET /a?b=1 HTTP/1.1\r\nhost: api\r\nx-mark: forged\r\n\r\n"
+            b"GET /a?b=1 HTTP/1.1\r\nhost: api\r\nX-Mark: forged\r\n\r\n"
         );
-        // The request's own headers replace shared ones of the same name.
-        *req.method_mut() = Method::POST;
-        req.headers_mut()
-            .insert("x-mark", HeaderValue::from_static("signed"));
+        // The request's own headers replace shared ones of the same name, whatever their case.
+        req.method = Method::POST;
+        req.headers
+            .append("x-mark", HeaderValue::from_static("signed"));
         encode_head(&mut dst, &shared, &req);
         assert_eq!(
             dst,
