@@ -25,6 +25,7 @@ pub enum LineName {
 impl std::ops::Deref for LineName {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
         match self {
             LineName::Raw(b) => b,
@@ -44,8 +45,10 @@ pub struct HeaderLine {
 
 impl HeaderLine {
     /// Is this line's name `name` (compared case-insensitively)?
+    #[inline]
     pub fn is(&self, name: &str) -> bool {
-        self.name.len() == name.len() && self.name.eq_ignore_ascii_case(name.as_bytes())
+        let own: &[u8] = &self.name;
+        own.len() == name.len() && own.eq_ignore_ascii_case(name.as_bytes())
     }
 }
 
@@ -142,6 +145,23 @@ impl HeaderList {
         }
     }
 
+    /// [`insert`](Self::insert) for several names, in one pass over the lines when none of
+    /// them is there yet (the usual case for the headers Meridian sets on a response).
+    pub fn insert_all<const N: usize>(&mut self, lines: [(&'static str, HeaderValue); N]) {
+        let present = self
+            .lines
+            .iter()
+            .any(|l| lines.iter().any(|(name, _)| l.is(name)));
+        self.lines.reserve(N);
+        for (name, value) in lines {
+            if present {
+                self.insert(name, value);
+            } else {
+                self.append(name, value);
+            }
+        }
+    }
+
     /// Removes every line named `name`; true if there was one.
     pub fn remove(&mut self, name: &str) -> bool {
         let before = self.lines.len();
@@ -235,9 +255,16 @@ mod tests {
         assert_eq!(lines, [(&b"x-a"[..], &b"new"[..]), (b"b", b"2")]);
         h.insert("c", HeaderValue::from_static("4"));
         assert_eq!(h.len(), 3);
+        h.insert_all([
+            ("c", HeaderValue::from_static("5")),
+            ("d", HeaderValue::from_static("6")),
+        ]);
+        assert_eq!(h.len(), 4);
+        assert_eq!(h.get("c").unwrap(), "5");
+        assert_eq!(h.get("d").unwrap(), "6");
         assert!(h.remove("B"));
         assert!(!h.remove("b"));
-        assert_eq!(h.len(), 2);
+        assert_eq!(h.len(), 3);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::header_list::HeaderList;
 use crate::message::{ClientRequest, ProxyResponse};
 use crate::routing;
 use crate::runtime::{Runtime, Snapshot};
-use crate::upstream::ReplayBody;
+use crate::upstream::{Region, ReplayBody};
 use forward_mark::FORWARD_MARK;
 use headers::{ATTEMPTS, IDEMPOTENCY_KEY, REQUEST_ID, SERVED_BY};
 use http::uri::PathAndQuery;
@@ -160,7 +160,6 @@ impl Proxy {
                 return kind.into_response(&request_id);
             }
         };
-        resp.headers.insert(REQUEST_ID, request_id);
         if version < http::Version::HTTP_2
             && resp.status != StatusCode::SWITCHING_PROTOCOLS
             && self.runtime.draining.load(Relaxed)
@@ -304,7 +303,7 @@ impl Proxy {
                 self.runtime.shutdown.clone(),
             );
             headers::strip_hop_by_hop(&mut resp_headers, true);
-            set_meridian_headers(&mut resp_headers, region, served.attempts);
+            set_meridian_headers(&mut resp_headers, &ctx, region, served.attempts);
             let resp = ProxyResponse {
                 status: upstream.status,
                 headers: resp_headers,
@@ -314,7 +313,7 @@ impl Proxy {
         }
 
         headers::strip_hop_by_hop(&mut resp_headers, false);
-        set_meridian_headers(&mut resp_headers, region, served.attempts);
+        set_meridian_headers(&mut resp_headers, &ctx, region, served.attempts);
         let cross_region = served.region != settings.local_region;
         let bytes = cross_region.then(|| {
             metrics::counter!("meridian_cross_region_bytes_total",
@@ -380,15 +379,19 @@ fn route_of<'a>(
     Ok((received, route))
 }
 
-fn set_meridian_headers(h: &mut HeaderList, region: &crate::upstream::Region, attempts: u32) {
-    h.insert(SERVED_BY, region.name_header.clone());
+/// The request id, the serving region and the attempt count, replacing any an origin sent.
+fn set_meridian_headers(h: &mut HeaderList, ctx: &RequestCtx, region: &Region, attempts: u32) {
     let attempts = match attempts {
         1 => HeaderValue::from_static("1"),
         2 => HeaderValue::from_static("2"),
         3 => HeaderValue::from_static("3"),
         n => HeaderValue::from(n),
     };
-    h.insert(ATTEMPTS, attempts);
+    h.insert_all([
+        (SERVED_BY, region.name_header.clone()),
+        (ATTEMPTS, attempts),
+        (REQUEST_ID, ctx.request_id.clone()),
+    ]);
 }
 
 fn count_request(route: &str, region: &str, status: StatusCode) {
