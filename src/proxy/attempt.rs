@@ -64,12 +64,17 @@ pub struct AttemptOutcome {
 }
 
 /// Sends the request once to `endpoint` in `region` and classifies the result.
+///
+/// With `own_timer`, the attempt enforces its per-try timeout itself. Without, the caller does
+/// (one timer per request serves the hedge, the deadline and the first attempt's per-try
+/// limit): it drops the attempt when the limit passes and reports it with [`timed_out`].
 pub async fn attempt(
     ctx: &RequestCtx,
     snapshot: &Snapshot,
     region: &Region,
     endpoint: Arc<Endpoint>,
     started: Instant,
+    own_timer: bool,
 ) -> AttemptOutcome {
     let settings = &snapshot.settings;
     let cross_region = region.index != settings.local_region;
@@ -91,32 +96,59 @@ pub async fn attempt(
             None => None,
         };
         match early {
-            Some(result) => Ok(result),
-            None => {
+            Some(result) => Some(result),
+            None if own_timer || uploading => {
                 // From the attempt's start, or from the end of a streamed upload.
                 let from = if uploading { Instant::now() } else { started };
                 let until = (from + settings.timeouts.per_try).min(ctx.deadline);
-                tokio::time::timeout_at(until.into(), &mut exchange).await
+                tokio::time::timeout_at(until.into(), &mut exchange)
+                    .await
+                    .ok()
             }
+            None => Some(exchange.await),
         }
     };
+    drop(in_flight);
+    classify(snapshot, region, endpoint, started, result)
+}
+
+/// The outcome of an attempt its caller dropped when its per-try timeout passed.
+pub fn timed_out(
+    snapshot: &Snapshot,
+    region: &Region,
+    endpoint: Arc<Endpoint>,
+    started: Instant,
+) -> AttemptOutcome {
+    classify(snapshot, region, endpoint, started, None)
+}
+
+/// Turns an exchange's result (None: the per-try timeout passed) into an outcome, and records
+/// it: endpoint health, outlier detection, metrics.
+fn classify(
+    snapshot: &Snapshot,
+    region: &Region,
+    endpoint: Arc<Endpoint>,
+    started: Instant,
+    result: Option<Result<UpstreamResponse, crate::upstream::SendError>>,
+) -> AttemptOutcome {
+    let settings = &snapshot.settings;
     let result = match result {
-        Err(_) => {
+        None => {
             if endpoint.health.mark_suspect() {
                 tracing::warn!(endpoint = %endpoint.label, region = %region.name(),
                     "per-try timeout: endpoint suspect until its next good probe");
             }
             Err(Failure::Timeout)
         }
-        Ok(Err(e)) if e.is_connect() => Err(Failure::Connect),
-        Ok(Err(e)) => {
+        Some(Err(e)) if e.is_connect() => Err(Failure::Connect),
+        Some(Err(e)) => {
             tracing::debug!(endpoint = %endpoint.label, error = %e, "upstream error after send");
             Err(Failure::Reset)
         }
-        Ok(Ok(resp)) if settings.retry.statuses.contains(&resp.status.as_u16()) => {
+        Some(Ok(resp)) if settings.retry.statuses.contains(&resp.status.as_u16()) => {
             Err(Failure::Status(resp))
         }
-        Ok(Ok(resp)) => Ok(resp),
+        Some(Ok(resp)) => Ok(resp),
     };
     let outcome = match &result {
         Ok(resp) => {
@@ -134,7 +166,6 @@ pub async fn attempt(
             f.label()
         }
     };
-    drop(in_flight);
     if outcome == "ok" {
         region.attempts_ok.increment(1);
     } else {

@@ -9,7 +9,7 @@
 //!   response to arrive wins; the loser is dropped, which cancels it.
 
 use super::RequestCtx;
-use super::attempt::{AttemptOutcome, Failure, attempt, record_failure};
+use super::attempt::{AttemptOutcome, Failure, attempt, record_failure, timed_out};
 use crate::error::ErrorKind;
 use crate::routing::FailoverPlan;
 use crate::runtime::{Runtime, Snapshot};
@@ -52,13 +52,22 @@ pub async fn execute(
     // Attempts still out, with their start, so hedge losers can be told apart from winners.
     let mut outstanding: Vec<(Arc<Endpoint>, Instant)> = Vec::new();
 
+    // The first attempt's per-try limit is kept by this function's one timer (with the hedge
+    // delay and the deadline) instead of a timer of its own: a request that ends with its first
+    // attempt, as most do, registers one timer, not two. A streamed body keeps the attempt's
+    // own timer, which starts only when the upload ends.
+    let delegate_first = ctx.body.is_complete();
     // Attempt futures are boxed: a few kilobytes each, they would otherwise be copied into
     // (and enlarge) every enclosing future, which callgrind showed as memcpy on each request.
-    let launch = |region_idx: usize, sent_at: Instant, outstanding: &mut Vec<_>| {
+    let launch = |region_idx: usize, sent_at: Instant, outstanding: &mut Vec<_>, own: bool| {
         let region = &snapshot.regions[region_idx];
         let endpoint = region.pick().or_else(|| region.pick_any())?;
         outstanding.push((endpoint.clone(), sent_at));
-        Some(Box::pin(attempt(ctx, snapshot, region, endpoint, sent_at)))
+        Some((
+            region_idx,
+            endpoint.clone(),
+            Box::pin(attempt(ctx, snapshot, region, endpoint, sent_at, own)),
+        ))
     };
 
     // First attempt: walk the plan until a region has an endpoint at all.
@@ -67,72 +76,107 @@ pub async fn execute(
         && let Some(region) = plan.region(next, snapshot)
     {
         // The first attempt starts as the request arrived (no second clock reading).
-        first = launch(region, ctx.started, &mut outstanding);
+        first = launch(region, ctx.started, &mut outstanding, !delegate_first);
         if first.is_some() {
             started += 1;
             previous_region = Some(region);
         }
         next += 1;
     }
-    let Some(mut first) = first else {
+    let Some((first_region, first_endpoint, first)) = first else {
         return Err(ErrorKind::NoEndpoint);
     };
+    // Dropped (cancelling the attempt) when its per-try limit passes.
+    let mut first = Some(first);
     // Most requests end with their first attempt: it is polled on its own, and the set for
     // later attempts (retries, hedges) is only allocated when one starts.
-    let mut first_live = true;
     let mut later = None::<FuturesUnordered<_>>;
 
     let hedge_allowed = retry.hedge && ctx.idempotent && ctx.body.is_complete();
     // Armed without asking whether a sibling exists: that question reads every sibling's
     // health, and is only worth asking if the hedge delay passes (then it may find none).
     let mut hedge_armed = hedge_allowed && max_attempts > 1;
-    // One timer serves both the hedge delay and the overall deadline: it is first set for the
-    // hedge (when armed) and moved to the deadline once the hedge fires or is disarmed.
+    // On tokio's clock, which the timer runs on (and which tests may pause).
     let deadline = tokio::time::Instant::from_std(ctx.deadline);
-    let first_alarm = if hedge_armed {
-        (tokio::time::Instant::from_std(ctx.started)
-            + hedge_delay(snapshot, &plan, retry.hedge_delay))
-        .min(deadline)
+    let arrived = tokio::time::Instant::from_std(ctx.started);
+    let hedge_at = if hedge_armed {
+        arrived + hedge_delay(snapshot, &plan, retry.hedge_delay)
     } else {
         deadline
     };
-    let mut timer = std::pin::pin!(tokio::time::sleep_until(first_alarm));
+    let first_limit = if delegate_first {
+        (arrived + settings.timeouts.per_try).min(deadline)
+    } else {
+        deadline
+    };
+    // The earliest of what the one timer watches: the hedge delay while armed, the first
+    // attempt's per-try limit while it runs, the deadline.
+    let next_alarm = |hedge_armed: bool, first_live: bool| {
+        let mut at = deadline;
+        if hedge_armed {
+            at = at.min(hedge_at);
+        }
+        if first_live {
+            at = at.min(first_limit);
+        }
+        at
+    };
+    let mut timer = std::pin::pin!(tokio::time::sleep_until(next_alarm(hedge_armed, true)));
 
     loop {
         let later_next = std::future::poll_fn(|cx| match later.as_mut() {
             Some(set) if !set.is_empty() => set.poll_next_unpin(cx),
             _ => std::task::Poll::Pending,
         });
+        let first_next = std::future::poll_fn(|cx| match first.as_mut() {
+            Some(fut) => fut.as_mut().poll(cx),
+            None => std::task::Poll::Pending,
+        });
         let outcome = tokio::select! {
             biased;
-            outcome = &mut first, if first_live => {
-                first_live = false;
+            outcome = first_next => {
+                first = None;
                 outcome
             }
             Some(outcome) = later_next => outcome,
             () = &mut timer => {
-                if !hedge_armed || tokio::time::Instant::now() >= deadline {
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
                     return Err(ErrorKind::DeadlineExceeded);
                 }
-                hedge_armed = false;
-                timer.as_mut().reset(deadline);
-                if (started as usize) < max_attempts
-                    && let Some(to) = plan.region(next, snapshot)
-                {
-                    if runtime.budget.try_withdraw(retry) {
-                        if let Some(fut) = launch(to, Instant::now(), &mut outstanding) {
-                            let from = previous_region.unwrap_or(settings.local_region);
-                            record_failover(snapshot, from, to, "hedge", ctx);
-                            metrics::counter!("meridian_hedges_total").increment(1);
-                            later.get_or_insert_with(FuturesUnordered::new).push(fut);
-                            started += 1;
+                if first.is_some() && now >= first_limit {
+                    // The first attempt's per-try limit: drop (cancel) it and report it as
+                    // its own timer would have.
+                    first = None;
+                    timer.as_mut().reset(next_alarm(hedge_armed, false));
+                    let region = &snapshot.regions[first_region];
+                    timed_out(snapshot, region, first_endpoint.clone(), ctx.started)
+                } else {
+                    if hedge_armed && now >= hedge_at {
+                        hedge_armed = false;
+                        if (started as usize) < max_attempts
+                            && let Some(to) = plan.region(next, snapshot)
+                        {
+                            if runtime.budget.try_withdraw(retry) {
+                                if let Some((_, _, fut)) =
+                                    launch(to, Instant::now(), &mut outstanding, true)
+                                {
+                                    let from = previous_region.unwrap_or(settings.local_region);
+                                    record_failover(snapshot, from, to, "hedge", ctx);
+                                    metrics::counter!("meridian_hedges_total").increment(1);
+                                    later.get_or_insert_with(FuturesUnordered::new).push(fut);
+                                    started += 1;
+                                }
+                                next += 1;
+                            } else {
+                                metrics::counter!("meridian_retry_budget_exhausted_total")
+                                    .increment(1);
+                            }
                         }
-                        next += 1;
-                    } else {
-                        metrics::counter!("meridian_retry_budget_exhausted_total").increment(1);
                     }
+                    timer.as_mut().reset(next_alarm(hedge_armed, first.is_some()));
+                    continue;
                 }
-                continue;
             }
         };
 
@@ -176,7 +220,7 @@ pub async fn execute(
         if may_retry && body_ok && more {
             if runtime.budget.try_withdraw(retry) {
                 let to = plan.regions[next];
-                if let Some(fut) = launch(to, Instant::now(), &mut outstanding) {
+                if let Some((_, _, fut)) = launch(to, Instant::now(), &mut outstanding, true) {
                     record_failover(snapshot, region, to, failure.label(), ctx);
                     later.get_or_insert_with(FuturesUnordered::new).push(fut);
                     started += 1;
@@ -185,13 +229,15 @@ pub async fn execute(
                 next += 1;
                 if hedge_armed {
                     hedge_armed = false;
-                    timer.as_mut().reset(deadline);
+                    timer
+                        .as_mut()
+                        .reset(next_alarm(hedge_armed, first.is_some()));
                 }
             } else {
                 metrics::counter!("meridian_retry_budget_exhausted_total").increment(1);
             }
         }
-        let live = usize::from(first_live) + later.as_ref().map_or(0, |set| set.len());
+        let live = usize::from(first.is_some()) + later.as_ref().map_or(0, |set| set.len());
         if live == 0 {
             return match failure {
                 Failure::Status(response) => Ok(Served {
