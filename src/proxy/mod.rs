@@ -61,6 +61,18 @@ impl RequestCtx {
     }
 }
 
+/// A request ready for its attempts.
+struct Prepared<'s> {
+    /// What every attempt shares.
+    ctx: RequestCtx,
+    /// The regions to try, in order.
+    plan: routing::FailoverPlan<'s>,
+    /// The body is small enough to read whole before the first attempt (then it can be replayed).
+    read_body_first: bool,
+    /// The client's connection, for an upgrade the origin accepts.
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+}
+
 /// The client end of a connection, prepared once per connection instead of once per request.
 #[derive(Clone, Debug)]
 pub struct Peer {
@@ -142,23 +154,41 @@ impl Proxy {
         }
         self.runtime.budget.record_request(started);
 
-        let result = self
-            .proxy(
-                req,
-                peer,
-                &snapshot,
-                route,
-                host,
-                request_id.clone(),
-                started,
-            )
-            .await;
-        let (mut resp, region_idx) = match result {
-            Ok(served) => served,
-            Err(kind) => {
-                count_request(&route.name, "none", kind.status());
-                return kind.into_response(&request_id);
+        // The request's two waits (a small body read whole, then the attempts) are awaited here
+        // and the steps around them are plain functions: each async layer would add a copy of
+        // its whole state to every request (callgrind showed them as memcpy).
+        let failed = |kind: ErrorKind| {
+            count_request(&route.name, "none", kind.status());
+            kind.into_response(&request_id)
+        };
+        let prepared = match self.prepare(req, peer, &snapshot, route, host, &request_id, started) {
+            Ok(prepared) => prepared,
+            Err(kind) => return failed(kind),
+        };
+        let Prepared {
+            ctx,
+            plan,
+            read_body_first,
+            client_upgrade,
+        } = prepared;
+        if read_body_first {
+            // Small bodies are read whole first, so they can be retried and hedged.
+            match tokio::time::timeout_at(ctx.deadline.into(), ctx.body.fill()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(crate::upstream::BodyError::TooLarge)) => {
+                    return failed(ErrorKind::BodyTooLarge);
+                }
+                Ok(Err(_)) => return failed(ErrorKind::ClientBody),
+                Err(_) => return failed(ErrorKind::DeadlineExceeded),
             }
+        }
+        let served = match failover::execute(&ctx, &self.runtime, &snapshot, plan).await {
+            Ok(served) => served,
+            Err(kind) => return failed(kind),
+        };
+        let (mut resp, region_idx) = match self.respond(served, &ctx, &snapshot, client_upgrade) {
+            Ok(answered) => answered,
+            Err(kind) => return failed(kind),
         };
         if version < http::Version::HTTP_2
             && resp.status != StatusCode::SWITCHING_PROTOCOLS
@@ -186,17 +216,19 @@ impl Proxy {
         resp
     }
 
+    /// Checks the request against the limits, reads the forwarding mark, plans the regions and
+    /// rewrites the headers every attempt will send.
     #[allow(clippy::too_many_arguments)]
-    async fn proxy(
+    fn prepare<'s>(
         &self,
         req: ClientRequest,
         peer: &Peer,
-        snapshot: &Arc<Snapshot>,
-        route: &crate::config::RouteSpec,
+        snapshot: &'s Arc<Snapshot>,
+        route: &'s crate::config::RouteSpec,
         host: HeaderValue,
-        request_id: HeaderValue,
+        request_id: &HeaderValue,
         started: Instant,
-    ) -> Result<(ProxyResponse, usize), ErrorKind> {
+    ) -> Result<Prepared<'s>, ErrorKind> {
         let settings = &snapshot.settings;
         let ClientRequest {
             method,
@@ -259,17 +291,8 @@ impl Proxy {
             settings.limits.max_body_bytes,
         );
         let deadline = started + settings.timeouts.request;
-        if content_length.is_some_and(|len| len > 0 && len <= settings.retry.replay_buffer as u64) {
-            // Small bodies are read whole first, so they can be retried and hedged.
-            match tokio::time::timeout_at(deadline.into(), body.fill()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(crate::upstream::BodyError::TooLarge)) => {
-                    return Err(ErrorKind::BodyTooLarge);
-                }
-                Ok(Err(_)) => return Err(ErrorKind::ClientBody),
-                Err(_) => return Err(ErrorKind::DeadlineExceeded),
-            }
-        }
+        let read_body_first =
+            content_length.is_some_and(|len| len > 0 && len <= settings.retry.replay_buffer as u64);
 
         let ctx = RequestCtx {
             method,
@@ -278,7 +301,7 @@ impl Proxy {
                 .cloned()
                 .unwrap_or_else(|| PathAndQuery::from_static("/")),
             headers: hdrs,
-            request_id,
+            request_id: request_id.clone(),
             idempotent,
             has_idempotency_key,
             body,
@@ -286,7 +309,24 @@ impl Proxy {
             deadline,
         };
 
-        let served = failover::execute(&ctx, &self.runtime, snapshot, plan).await?;
+        Ok(Prepared {
+            ctx,
+            plan,
+            read_body_first,
+            client_upgrade,
+        })
+    }
+
+    /// The client's response from the origin's: hop-by-hop headers out, Meridian's in, and an
+    /// upgraded connection joined to the client's. Returns it with the serving region's index.
+    fn respond(
+        &self,
+        served: failover::Served,
+        ctx: &RequestCtx,
+        snapshot: &Snapshot,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Result<(ProxyResponse, usize), ErrorKind> {
+        let settings = &snapshot.settings;
         let region = &snapshot.regions[served.region];
         region.served.fetch_add(1, Relaxed);
         let upstream = served.response;
@@ -303,7 +343,7 @@ impl Proxy {
                 self.runtime.shutdown.clone(),
             );
             headers::strip_hop_by_hop(&mut resp_headers, true);
-            set_meridian_headers(&mut resp_headers, &ctx, region, served.attempts);
+            set_meridian_headers(&mut resp_headers, ctx, region, served.attempts);
             let resp = ProxyResponse {
                 status: upstream.status,
                 headers: resp_headers,
@@ -313,7 +353,7 @@ impl Proxy {
         }
 
         headers::strip_hop_by_hop(&mut resp_headers, false);
-        set_meridian_headers(&mut resp_headers, &ctx, region, served.attempts);
+        set_meridian_headers(&mut resp_headers, ctx, region, served.attempts);
         let cross_region = served.region != settings.local_region;
         let bytes = cross_region.then(|| {
             metrics::counter!("meridian_cross_region_bytes_total",
