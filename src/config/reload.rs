@@ -76,10 +76,8 @@ pub struct Reloader {
     /// SIGHUP stream, installed at construction so an early SIGHUP never hits the default
     /// action (which would terminate the process).
     hangup: Option<tokio::signal::unix::Signal>,
-    /// File-change ticks from the watcher.
-    file_events: mpsc::Receiver<()>,
-    /// Keeps the directory watch alive; None for URL sources or when watching failed.
-    _watcher: Option<notify::RecommendedWatcher>,
+    /// Changes to the config file; None for URL sources or when watching failed.
+    file_watch: Option<FileWatch>,
 }
 
 impl Reloader {
@@ -90,9 +88,8 @@ impl Reloader {
         poll_interval: Duration,
     ) -> (Self, ReloadHandle) {
         let (tx, requests) = mpsc::channel(8);
-        let (file_tx, file_events) = mpsc::channel::<()>(16);
-        let watcher = match &source {
-            ConfigSource::File(path) => watch_file(path, file_tx),
+        let file_watch = match &source {
+            ConfigSource::File(path) => FileWatch::new(path),
             ConfigSource::Url(_) => None,
         };
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -106,8 +103,7 @@ impl Reloader {
             etag: None,
             failures: 0,
             hangup,
-            file_events,
-            _watcher: watcher,
+            file_watch,
         };
         (reloader, ReloadHandle { tx })
     }
@@ -136,9 +132,12 @@ impl Reloader {
                     let outcome = self.reload_once().await;
                     let _ = reply.send(outcome);
                 }
-                Some(()) = self.file_events.recv() => {
+                () = FileWatch::changed(&mut self.file_watch) => {
                     // Debounce: wait until the events stop for a moment.
-                    while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, self.file_events.recv()).await {}
+                    while tokio::time::timeout(DEBOUNCE, FileWatch::changed(&mut self.file_watch))
+                        .await
+                        .is_ok()
+                    {}
                     self.reload_once().await;
                 }
                 Some(()) = recv_signal(&mut self.hangup) => {
@@ -233,32 +232,75 @@ async fn recv_signal(signal: &mut Option<tokio::signal::unix::Signal>) -> Option
 }
 
 /// Watches the file's directory (editors and config agents replace files by rename, which a
-/// watch on the file itself would miss) and sends a tick for events that touch the file.
-fn watch_file(path: &std::path::Path, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-    use notify::{RecursiveMode, Watcher};
-    let file_name = path.file_name()?.to_owned();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event
-            && event
-                .paths
-                .iter()
-                .any(|p| p.file_name() == Some(&file_name))
-            && !event.kind.is_access()
-        {
-            let _ = tx.try_send(());
+/// watch on the file itself would miss) for events that touch the file.
+///
+/// inotify is read on the runtime's own event loop, not by a watcher thread (the `notify`
+/// crate's way): a second thread in the process would make every socket call of the proxy take
+/// the kernel's shared file-table path (an atomic reference count per call).
+struct FileWatch {
+    /// The file's name within the watched directory.
+    file_name: std::ffi::OsString,
+    /// inotify events for the directory.
+    events: inotify::EventStream<[u8; 4096]>,
+}
+
+impl FileWatch {
+    fn new(path: &std::path::Path) -> Option<Self> {
+        use inotify::{Inotify, WatchMask};
+        let file_name = path.file_name()?.to_owned();
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let watch = || -> std::io::Result<inotify::EventStream<[u8; 4096]>> {
+            let inotify = Inotify::init()?;
+            // Writes, renames into or out of the directory, creation, deletion, and metadata
+            // (a symlink swap, as Kubernetes config maps do); never reads.
+            inotify.watches().add(
+                &dir,
+                WatchMask::MODIFY
+                    | WatchMask::CLOSE_WRITE
+                    | WatchMask::MOVED_TO
+                    | WatchMask::MOVED_FROM
+                    | WatchMask::CREATE
+                    | WatchMask::DELETE
+                    | WatchMask::ATTRIB,
+            )?;
+            inotify.into_event_stream([0u8; 4096])
+        };
+        match watch() {
+            Ok(events) => Some(Self { file_name, events }),
+            Err(e) => {
+                tracing::warn!(error = %e, dir = %dir.display(),
+                    "cannot watch the config directory; use SIGHUP or POST /reload");
+                None
+            }
         }
-    })
-    .map_err(
-        |e| tracing::warn!(error = %e, "cannot watch the config file; use SIGHUP or POST /reload"),
-    )
-    .ok()?;
-    watcher
-        .watch(&dir, RecursiveMode::NonRecursive)
-        .map_err(|e| tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the config directory"))
-        .ok()?;
-    Some(watcher)
+    }
+
+    /// Resolves at the next event that names the file; never, without a watch (or once the
+    /// watch has failed: SIGHUP and the admin call still work).
+    async fn changed(watch: &mut Option<Self>) {
+        use futures_util::StreamExt as _;
+        let Some(this) = watch else {
+            return std::future::pending().await;
+        };
+        loop {
+            match this.events.next().await {
+                Some(Ok(event)) if event.name.as_deref() == Some(this.file_name.as_os_str()) => {
+                    return;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "config file watch failed; use SIGHUP or POST /reload");
+                    *watch = None;
+                    return std::future::pending().await;
+                }
+                None => {
+                    *watch = None;
+                    return std::future::pending().await;
+                }
+            }
+        }
+    }
 }
