@@ -174,9 +174,10 @@ impl HeaderList {
         self.lines.retain(keep);
     }
 
-    /// Takes over a map's lines (no hashing: the map is consumed in its own order).
+    /// Takes over a map's lines (no hashing: the map is consumed in its own order), with room
+    /// for the few lines the proxy adds.
     pub fn from_map(map: HeaderMap) -> Self {
-        let mut lines: Vec<HeaderLine> = Vec::with_capacity(map.len());
+        let mut lines: Vec<HeaderLine> = Vec::with_capacity(map.len() + 4);
         for (name, value) in map {
             // The iterator names a header once, then yields its further values with None.
             let name = match name {

@@ -106,20 +106,28 @@ pub fn set_forwarded(
     if !xff {
         headers.append(X_FORWARDED_FOR, client_ip.clone());
     } else {
-        // Several X-Forwarded-For lines are one list (RFC 9110 5.3): keep every hop, in order.
-        let prior: Vec<&str> = headers
-            .get_all(X_FORWARDED_FOR)
-            .filter_map(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .collect();
-        let ip = client_ip.to_str().unwrap_or_default();
-        let joined = if prior.is_empty() {
+        // Several X-Forwarded-For lines are one list (RFC 9110 5.3): keep every hop, in order,
+        // joined in one buffer (behind an ALB, which always sets it, this is every request).
+        let mut joined = Vec::with_capacity(64);
+        for value in headers.get_all(X_FORWARDED_FOR) {
+            let Ok(value) = value.to_str() else { continue };
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            if !joined.is_empty() {
+                joined.extend_from_slice(b", ");
+            }
+            joined.extend_from_slice(value.as_bytes());
+        }
+        let xff = if joined.is_empty() {
             Ok(client_ip.clone())
         } else {
-            HeaderValue::from_str(&format!("{}, {ip}", prior.join(", ")))
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(client_ip.as_bytes());
+            HeaderValue::from_maybe_shared(bytes::Bytes::from(joined))
         };
-        if let Ok(v) = joined {
+        if let Ok(v) = xff {
             headers.insert(X_FORWARDED_FOR, v);
         }
     }
