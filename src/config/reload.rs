@@ -255,7 +255,7 @@ impl FileWatch {
         let watch = || -> std::io::Result<inotify::EventStream<[u8; 4096]>> {
             let inotify = Inotify::init()?;
             // Writes, renames into or out of the directory, creation, deletion, and metadata
-            // (a symlink swap, as Kubernetes config maps do); never reads.
+            // changes; never reads.
             inotify.watches().add(
                 &dir,
                 WatchMask::MODIFY
