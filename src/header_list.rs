@@ -46,9 +46,9 @@ pub struct HeaderLine {
 impl HeaderLine {
     /// Is this line's name `name` (compared case-insensitively)?
     #[inline]
-    pub fn is(&self, name: &str) -> bool {
-        let own: &[u8] = &self.name;
-        own.len() == name.len() && own.eq_ignore_ascii_case(name.as_bytes())
+    pub fn is(&self, name: impl AsRef<[u8]>) -> bool {
+        let (own, name): (&[u8], &[u8]) = (&self.name, name.as_ref());
+        own.len() == name.len() && own.eq_ignore_ascii_case(name)
     }
 }
 

@@ -205,15 +205,17 @@ fn request(head: &Bytes, method: Method, target: [u16; 2], spans: &[Span]) -> Op
     let headers = header_list(head, spans, 4)?;
     let mut close = false;
     for line in &headers {
-        // Names are compared by length first: most lines are none of these.
-        match line.name.len() {
-            14 if line.is("content-length") && line.value != "0" => return None,
-            17 if line.is("transfer-encoding") => return None,
-            7 if line.is("upgrade") => return None,
-            6 if line.is("expect") => return None,
-            2 if line.is("te") => return None,
-            10 if line.is("connection") => close |= has_token(&line.value, "close"),
-            _ => {}
+        if line.is("content-length") {
+            if line.value != "0" {
+                return None;
+            }
+        } else if ["transfer-encoding", "upgrade", "expect", "te"]
+            .iter()
+            .any(|name| line.is(name))
+        {
+            return None;
+        } else if line.is("connection") {
+            close |= has_token(&line.value, "close");
         }
     }
     let uri = Uri::from_maybe_shared(head.slice(target[0] as usize..target[1] as usize)).ok()?;
@@ -282,20 +284,20 @@ where
     }
     let mut has_date = false;
     let mut says_close = false;
+    // A HEAD or 304 answer keeps the length the full response would have had.
+    let length_kept = matches!(framing, Framing::None) && status != 204;
     for line in &headers {
-        match line.name.len() {
-            // A HEAD or 304 answer keeps the length the full response would have had.
-            14 if line.is("content-length")
-                && (!matches!(framing, Framing::None) || status == 204) =>
-            {
-                continue;
-            }
-            // This loop frames the body itself.
-            17 if line.is("transfer-encoding") => continue,
-            7 if line.is("trailer") => continue,
-            10 if line.is("connection") => says_close |= has_token(&line.value, "close"),
-            4 if line.is("date") => has_date = true,
-            _ => {}
+        // This loop frames the body itself.
+        if (line.is("content-length") && !length_kept)
+            || line.is("transfer-encoding")
+            || line.is("trailer")
+        {
+            continue;
+        }
+        if line.is("connection") {
+            says_close |= has_token(&line.value, "close");
+        } else if line.is("date") {
+            has_date = true;
         }
         put_header(buf, &line.name, line.value.as_bytes());
     }

@@ -63,11 +63,9 @@ pub async fn execute(
         let region = &snapshot.regions[region_idx];
         let endpoint = region.pick().or_else(|| region.pick_any())?;
         outstanding.push((endpoint.clone(), sent_at));
-        Some((
-            region_idx,
-            endpoint.clone(),
-            Box::pin(attempt(ctx, snapshot, region, endpoint, sent_at, own)),
-        ))
+        Some(Box::pin(attempt(
+            ctx, snapshot, region, endpoint, sent_at, own,
+        )))
     };
 
     // First attempt: walk the plan until a region has an endpoint at all.
@@ -83,9 +81,11 @@ pub async fn execute(
         }
         next += 1;
     }
-    let Some((first_region, first_endpoint, first)) = first else {
+    let (Some(first), Some(first_region)) = (first, previous_region) else {
         return Err(ErrorKind::NoEndpoint);
     };
+    // The only attempt out so far.
+    let first_endpoint = outstanding[0].0.clone();
     // Dropped (cancelling the attempt) when its per-try limit passes.
     let mut first = Some(first);
     // Most requests end with their first attempt: it is polled on its own, and the set for
@@ -158,8 +158,7 @@ pub async fn execute(
                             && let Some(to) = plan.region(next, snapshot)
                         {
                             if runtime.budget.try_withdraw(retry) {
-                                if let Some((_, _, fut)) =
-                                    launch(to, Instant::now(), &mut outstanding, true)
+                                if let Some(fut) = launch(to, Instant::now(), &mut outstanding, true)
                                 {
                                     let from = previous_region.unwrap_or(settings.local_region);
                                     record_failover(snapshot, from, to, "hedge", ctx);
@@ -220,7 +219,7 @@ pub async fn execute(
         if may_retry && body_ok && more {
             if runtime.budget.try_withdraw(retry) {
                 let to = plan.regions[next];
-                if let Some((_, _, fut)) = launch(to, Instant::now(), &mut outstanding, true) {
+                if let Some(fut) = launch(to, Instant::now(), &mut outstanding, true) {
                     record_failover(snapshot, region, to, failure.label(), ctx);
                     later.get_or_insert_with(FuturesUnordered::new).push(fut);
                     started += 1;

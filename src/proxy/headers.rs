@@ -53,12 +53,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderList, keep_upgrade: bool) {
     } else {
         None
     };
-    headers.retain(|l| {
-        !HOP_BY_HOP.iter().any(|h| l.is(h))
-            && !named
-                .iter()
-                .any(|n| l.name.len() == n.len() && l.name.eq_ignore_ascii_case(n))
-    });
+    headers.retain(|l| !HOP_BY_HOP.iter().any(|h| l.is(h)) && !named.iter().any(|n| l.is(n)));
     if wants_trailers {
         headers.append(TE, HeaderValue::from_static("trailers"));
     }

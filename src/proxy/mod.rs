@@ -330,43 +330,37 @@ impl Proxy {
         let region = &snapshot.regions[served.region];
         region.served.fetch_add(1, Relaxed);
         let upstream = served.response;
+        let upgraded = match client_upgrade {
+            Some(client) if upstream.status == StatusCode::SWITCHING_PROTOCOLS => {
+                // Only hyper's client completes an upgrade; it always hands the connection over.
+                let origin = upstream.on_upgrade.ok_or(ErrorKind::UpstreamReset)?;
+                upgrade::spawn_tunnel(client, origin, self.runtime.shutdown.clone());
+                true
+            }
+            _ => false,
+        };
         let mut resp_headers = upstream.headers;
-
-        if let Some(client_upgrade) = client_upgrade
-            && upstream.status == StatusCode::SWITCHING_PROTOCOLS
-        {
-            // Only hyper's client completes an upgrade; it always hands the connection over.
-            let upstream_upgrade = upstream.on_upgrade.ok_or(ErrorKind::UpstreamReset)?;
-            upgrade::spawn_tunnel(
-                client_upgrade,
-                upstream_upgrade,
-                self.runtime.shutdown.clone(),
-            );
-            headers::strip_hop_by_hop(&mut resp_headers, true);
-            set_meridian_headers(&mut resp_headers, ctx, region, served.attempts);
-            let resp = ProxyResponse {
-                status: upstream.status,
-                headers: resp_headers,
-                body: ProxyBody::empty(),
-            };
-            return Ok((resp, served.region));
-        }
-
-        headers::strip_hop_by_hop(&mut resp_headers, false);
+        headers::strip_hop_by_hop(&mut resp_headers, upgraded);
         set_meridian_headers(&mut resp_headers, ctx, region, served.attempts);
-        let cross_region = served.region != settings.local_region;
-        let bytes = cross_region.then(|| {
-            metrics::counter!("meridian_cross_region_bytes_total",
-                "from" => settings.local().name.clone(), "to" => region.name().to_string(),
-                "direction" => "response")
-        });
+        let body = if upgraded {
+            // The bytes after the 101 travel through the tunnel.
+            ProxyBody::empty()
+        } else {
+            let cross_region = served.region != settings.local_region;
+            let bytes = cross_region.then(|| {
+                metrics::counter!("meridian_cross_region_bytes_total",
+                    "from" => settings.local().name.clone(), "to" => region.name().to_string(),
+                    "direction" => "response")
+            });
+            ProxyBody::Upstream {
+                inner: upstream.body,
+                bytes,
+            }
+        };
         let resp = ProxyResponse {
             status: upstream.status,
             headers: resp_headers,
-            body: ProxyBody::Upstream {
-                inner: upstream.body,
-                bytes,
-            },
+            body,
         };
         Ok((resp, served.region))
     }

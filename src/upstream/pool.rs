@@ -274,11 +274,8 @@ fn merged(shared: &HeaderList, req: UpstreamRequest) -> Request<ReplayBody> {
     *out.method_mut() = req.method;
     *out.uri_mut() = req.uri;
     let mut headers = shared.to_map();
-    for line in &req.headers {
-        if let Ok(name) = http::HeaderName::from_bytes(&line.name) {
-            headers.insert(name, line.value.clone());
-        }
-    }
+    // `extend` with a whole map replaces every value of each name it brings.
+    headers.extend(req.headers.to_map());
     *out.headers_mut() = headers;
     out
 }

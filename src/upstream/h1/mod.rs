@@ -213,13 +213,9 @@ fn encode_head(dst: &mut Vec<u8>, shared: &HeaderList, req: &UpstreamRequest) {
     dst.extend_from_slice(target.as_bytes());
     dst.extend_from_slice(b" HTTP/1.1\r\n");
     let own = &req.headers;
-    let overridden = |name: &[u8]| {
-        own.iter()
-            .any(|l| l.name.len() == name.len() && l.name.eq_ignore_ascii_case(name))
-    };
     let headers = shared
         .iter()
-        .filter(|l| own.is_empty() || !overridden(&l.name));
+        .filter(|l| own.is_empty() || !own.iter().any(|o| o.is(&*l.name)));
     for line in headers.chain(own) {
         dst.extend_from_slice(&line.name);
         dst.extend_from_slice(b": ");
@@ -316,7 +312,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
             continue; // 100 Continue, 103 Early Hints: the final answer follows
         }
         // Room for the headers the proxy adds to every response (x-request-id,
-        // x-meridian-region, x-meridian-attempts), so adding them does not rehash the map.
+        // x-meridian-region, x-meridian-attempts), so adding them does not reallocate the list.
         let headers = header_list(&head, &spans[..count], 3).ok_or(H1Error::Header)?;
         let close = headers.get_all("connection").any(|v| has_token(v, "close"));
         return Ok(Some(Head {
