@@ -29,11 +29,22 @@ FAULT_AT=${FAULT_AT:-5}
 RECOVER_AT=${RECOVER_AT:-12}
 SLOW_MS=${SLOW_MS:-500}
 MAX_SECONDS=${MAX_SECONDS:-1800}
+# equivalent: nginx and HAProxy do the header work Meridian does on every request (generate an
+# X-Request-Id when absent, pass it on and return it, set X-Forwarded-Proto and -Host, name the
+# server that answered). minimal: they only append X-Forwarded-For (the configs before session 6).
+PEER_HEADERS=${PEER_HEADERS:-equivalent}
 
 case "$MODE" in
 throughput | failover | all) ;;
 *)
     echo "usage: $0 [throughput|failover|all]" >&2
+    exit 2
+    ;;
+esac
+case "$PEER_HEADERS" in
+equivalent | minimal) ;;
+*)
+    echo "PEER_HEADERS must be equivalent or minimal" >&2
     exit 2
     ;;
 esac
@@ -144,6 +155,27 @@ start_origin() {
 write_configs() {
     meridian_config "$P_MERIDIAN" "$P_ADMIN" 1s "${P_ORIGIN[@]}" >"$WORK/meridian.toml"
 
+    # The per-request header work beyond X-Forwarded-For (see PEER_HEADERS).
+    local nginx_map='' nginx_headers='' haproxy_headers=''
+    if [ "$PEER_HEADERS" = equivalent ]; then
+        # shellcheck disable=SC2016 # nginx variables, not the shell's
+        nginx_map='map $http_x_request_id $req_id { default $http_x_request_id; "" $request_id; }'
+        # shellcheck disable=SC2016
+        nginx_headers='proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header X-Request-Id $req_id;
+            add_header X-Request-Id $req_id always;
+            add_header X-Served-By $upstream_addr always;'
+        haproxy_headers='unique-id-format %[uuid()]
+    http-request set-var(txn.rid) req.hdr(x-request-id)
+    http-request set-var(txn.rid) unique-id if !{ var(txn.rid) -m found }
+    http-request set-header X-Request-Id %[var(txn.rid)]
+    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-response set-header X-Request-Id %[var(txn.rid)]
+    http-response set-header X-Served-By %[srv_name]'
+    fi
+
     mkdir -p "$WORK/nginx-tmp"
     cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
@@ -159,6 +191,7 @@ http {
     scgi_temp_path $WORK/nginx-tmp/scgi;
     keepalive_requests 1000000;
     keepalive_timeout 60s;
+    $nginx_map
     upstream origins {
         server 127.0.0.1:${P_ORIGIN[0]} max_fails=1 fail_timeout=10s;
         server 127.0.0.1:${P_ORIGIN[1]} backup;
@@ -174,6 +207,7 @@ http {
             proxy_set_header Connection "";
             proxy_set_header Host \$host;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            $nginx_headers
             proxy_connect_timeout 250ms;
             proxy_send_timeout 2s;
             proxy_read_timeout 2s;
@@ -207,6 +241,7 @@ defaults
 
 frontend fe
     bind 127.0.0.1:$P_HAPROXY
+    $haproxy_headers
     default_backend origins
 
 backend origins
@@ -301,8 +336,11 @@ throughput() {
     idle=$(rss_kb "$MERIDIAN_PID" VmRSS)
     log "warm-up"
     for name in direct meridian nginx haproxy; do run_wrk "$name" 2 >/dev/null; done
+    local targets=(direct meridian nginx haproxy) i
     for round in $(seq 1 "$ROUNDS"); do
-        for name in direct meridian nginx haproxy; do
+        # Each round starts one target later, so no target always follows the same one.
+        for i in 0 1 2 3; do
+            name=${targets[(i + round - 1) % 4]}
             line=$(run_wrk "$name" "$DURATION")
             log "round $round $name: $line"
             echo "$round,$name,$(echo "$line" | sed -E 's/RESULT //; s/[a-z0-9_]+=//g; s/ /,/g'),$TICK" >>"$csv"
@@ -345,6 +383,26 @@ for t in targets:
           f"| {ratio(x['p99'], n['p99'])} | {x['cpu']:.1f} | {ratio(x['cpu'], d['cpu'])} "
           f"| {ratio(x['cpu'], n['cpu'])} | {x['err']} |")
 print("\nCPU us/req of 'direct' is the origin's own CPU per request (the proxies' is theirs alone).")
+# Paired by round: each proxy against nginx in the same round, so that load drifting between
+# rounds (a shared machine) cancels out of the ratio.
+def per_round(t):
+    return {r["round"]: r for r in rows if r["target"] == t}
+def cpu_us(r):
+    return int(r["cpu_ticks"]) / int(r["clk_tck"]) * 1e6 / int(r["requests"])
+def rps(r):
+    return int(r["requests"]) / (int(r["duration_us"]) / 1e6)
+nginx_rounds = per_round("nginx")
+print("\nPaired with nginx in the same round (median, range; rounds better than nginx):\n")
+print("| target | rounds | req/s x nginx | better | CPU/req x nginx | better | p99 x nginx | better |")
+print("|---|---|---|---|---|---|---|---|")
+for t in ["meridian", "haproxy"]:
+    pairs = [(r, nginx_rounds[k]) for k, r in per_round(t).items() if k in nginx_rounds]
+    cols = []
+    for f, higher_is_better in [(rps, True), (cpu_us, False), (lambda r: int(r["p99_us"]), False)]:
+        xs = sorted(f(a) / f(b) for a, b in pairs)
+        wins = sum(1 for x in xs if (x > 1) == higher_is_better and x != 1)
+        cols.append(f"{statistics.median(xs):.2f} ({xs[0]:.2f}-{xs[-1]:.2f}) | {wins}/{len(xs)}")
+    print(f"| {t} | {len(pairs)} | " + " | ".join(cols) + " |")
 print(f"\nMeridian RSS: idle {int(rss['meridian_idle_rss_kb'])/1024:.1f} MiB, "
       f"peak under load {int(rss['meridian_peak_rss_kb'])/1024:.1f} MiB "
       f"(nginx worker peak {int(rss['nginx_worker_peak_rss_kb'])/1024:.1f} MiB, "
@@ -437,7 +495,7 @@ log "building release"
     echo "nginx: $(nginx -v 2>&1)"
     echo "haproxy: $(haproxy -v | head -1)"
     echo "wrk: $(wrk --version 2>&1 | head -1)"
-    echo "mode=$MODE rounds=$ROUNDS duration=${DURATION}s conns=$CONNS threads=$THREADS rate=$RATE"
+    echo "mode=$MODE rounds=$ROUNDS duration=${DURATION}s conns=$CONNS threads=$THREADS rate=$RATE peer_headers=$PEER_HEADERS"
 } >"$OUT_DIR/env.txt"
 write_configs
 cp "$WORK/meridian.toml" "$WORK/nginx.conf" "$WORK/haproxy.cfg" "$OUT_DIR/"
