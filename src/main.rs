@@ -116,7 +116,11 @@ fn main() -> ExitCode {
             // work-stealing queues or cross-thread wake-ups to pay for (callgrind: -2 % instructions
             // per request). tests/binary.rs runs the binary both ways.
             let runtime = if workers == 1 {
+                // The blocking pool reads the config file (at start, on each reload); its thread
+                // leaves after 1 s idle instead of tokio's 10 s, because while a process has a
+                // second thread every socket call takes the kernel's shared file-table path.
                 tokio::runtime::Builder::new_current_thread()
+                    .thread_keep_alive(std::time::Duration::from_secs(1))
                     .enable_all()
                     .build()
             } else {

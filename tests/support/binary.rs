@@ -15,6 +15,8 @@ pub struct Binary {
     pub addr: SocketAddr,
     /// Its stderr (JSON logs).
     pub log: PathBuf,
+    /// The config file it runs on.
+    pub config: PathBuf,
 }
 
 impl Binary {
@@ -44,6 +46,7 @@ impl Binary {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
+            config: path,
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
@@ -92,6 +95,11 @@ impl Binary {
     /// Its process id (for /proc).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// How many threads the process has now (`/proc/<pid>/task`).
+    pub fn threads(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/task", self.pid())).map_or(0, Iterator::count)
     }
 
     /// A `/proc/<pid>/status` field in kB, e.g. `VmHWM`.
