@@ -33,6 +33,12 @@ MAX_SECONDS=${MAX_SECONDS:-1800}
 # X-Request-Id when absent, pass it on and return it, set X-Forwarded-Proto and -Host, name the
 # server that answered). minimal: they only append X-Forwarded-For (the configs before session 6).
 PEER_HEADERS=${PEER_HEADERS:-equivalent}
+# shared: the kernel places every process. pinned: the proxies and the origins on CPU 0, the load
+# generator on CPU 1, the same placement for every proxy (as deployed: the proxy shares its task's
+# vCPUs with the application, clients are elsewhere). Shared placement is a lottery on 2 cores:
+# which processes end up sharing a core changes from round to round and moves throughput by
+# 10-15 % (BENCHMARKS.md, session 6).
+PLACEMENT=${PLACEMENT:-shared}
 
 case "$MODE" in
 throughput | failover | all) ;;
@@ -45,6 +51,23 @@ case "$PEER_HEADERS" in
 equivalent | minimal) ;;
 *)
     echo "PEER_HEADERS must be equivalent or minimal" >&2
+    exit 2
+    ;;
+esac
+SERVER_CPU=()
+CLIENT_CPU=()
+case "$PLACEMENT" in
+shared) ;;
+pinned)
+    if [ "$(nproc)" -lt 2 ]; then
+        echo "PLACEMENT=pinned needs two CPUs" >&2
+        exit 2
+    fi
+    SERVER_CPU=(taskset -c 0)
+    CLIENT_CPU=(taskset -c 1)
+    ;;
+*)
+    echo "PLACEMENT must be shared or pinned" >&2
     exit 2
     ;;
 esac
@@ -145,7 +168,7 @@ ORIGIN_PID=()
 
 start_origin() {
     local i=$1
-    TOKIO_WORKER_THREADS=1 "$BIN" origin --listen "127.0.0.1:${P_ORIGIN[$i]}" \
+    TOKIO_WORKER_THREADS=1 "${SERVER_CPU[@]}" "$BIN" origin --listen "127.0.0.1:${P_ORIGIN[$i]}" \
         --region "${REGIONS[$i]}" 2>>"$WORK/origin-$i.log" &
     ORIGIN_PID[i]=$!
     PIDS+=($!)
@@ -261,13 +284,13 @@ NGINX_PID=
 HAPROXY_PID=
 
 start_proxies() {
-    TOKIO_WORKER_THREADS=1 "$BIN" run --config "$WORK/meridian.toml" 2>>"$WORK/meridian.log" &
+    TOKIO_WORKER_THREADS=1 "${SERVER_CPU[@]}" "$BIN" run --config "$WORK/meridian.toml" 2>>"$WORK/meridian.log" &
     MERIDIAN_PID=$!
     PIDS+=($!)
-    nginx -c "$WORK/nginx.conf" -g 'daemon off;' 2>>"$WORK/nginx-stderr.log" &
+    "${SERVER_CPU[@]}" nginx -c "$WORK/nginx.conf" -g 'daemon off;' 2>>"$WORK/nginx-stderr.log" &
     NGINX_PID=$!
     PIDS+=($!)
-    haproxy -f "$WORK/haproxy.cfg" 2>>"$WORK/haproxy.log" &
+    "${SERVER_CPU[@]}" haproxy -f "$WORK/haproxy.cfg" 2>>"$WORK/haproxy.log" &
     HAPROXY_PID=$!
     PIDS+=($!)
     wait_http "http://127.0.0.1:$P_MERIDIAN/"
@@ -322,7 +345,7 @@ run_wrk() { # NAME SECONDS -> RESULT line with cpu_ticks appended
     pids=$(pids_of "$name")
     # shellcheck disable=SC2086
     before=$(cpu_ticks $pids)
-    line=$(wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s -s "$WORK/report.lua" \
+    line=$("${CLIENT_CPU[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s -s "$WORK/report.lua" \
         -H 'Host: api.example.com' "http://127.0.0.1:$(port_of "$name")/e2e" | grep '^RESULT')
     # shellcheck disable=SC2086
     after=$(cpu_ticks $pids)
@@ -416,7 +439,7 @@ now() { date +%s.%N; }
 
 fault_run() { # PROXY FAULT(kill|stop)
     local proxy=$1 fault=$2 lg t_fault t_recover out=$OUT_DIR/failover-$1-$2.csv
-    python3 "$ROOT/benches/loadgen.py" --target "127.0.0.1:$(port_of "$proxy")" \
+    "${CLIENT_CPU[@]}" python3 "$ROOT/benches/loadgen.py" --target "127.0.0.1:$(port_of "$proxy")" \
         --rate "$RATE" --duration "$FAULT_RUN" --timeout 10 --out "$out" 2>>"$WORK/loadgen.log" &
     lg=$!
     PIDS+=("$lg")
@@ -495,7 +518,7 @@ log "building release"
     echo "nginx: $(nginx -v 2>&1)"
     echo "haproxy: $(haproxy -v | head -1)"
     echo "wrk: $(wrk --version 2>&1 | head -1)"
-    echo "mode=$MODE rounds=$ROUNDS duration=${DURATION}s conns=$CONNS threads=$THREADS rate=$RATE peer_headers=$PEER_HEADERS"
+    echo "mode=$MODE rounds=$ROUNDS duration=${DURATION}s conns=$CONNS threads=$THREADS rate=$RATE peer_headers=$PEER_HEADERS placement=$PLACEMENT"
 } >"$OUT_DIR/env.txt"
 write_configs
 cp "$WORK/meridian.toml" "$WORK/nginx.conf" "$WORK/haproxy.cfg" "$OUT_DIR/"
