@@ -510,7 +510,9 @@ EOF
 
 install_tools
 log "building release"
-(cd "$ROOT" && cargo build --release --quiet)
+# Without OUT_DIR: ring's build depends on that variable, so each run's new OUT_DIR rebuilt ring,
+# rustls and Meridian (`cargo build -v`: "Dirty ring: the env variable OUT_DIR changed").
+(cd "$ROOT" && env -u OUT_DIR cargo build --release --quiet)
 {
     echo "date: $(date -Is)"
     echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty tree)')"
