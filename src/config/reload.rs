@@ -293,14 +293,13 @@ impl FileWatch {
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "config file watch failed; use SIGHUP or POST /reload");
-                    *watch = None;
-                    return std::future::pending().await;
+                    break;
                 }
-                None => {
-                    *watch = None;
-                    return std::future::pending().await;
-                }
+                None => break,
             }
         }
+        // The watch has ended: from here on only SIGHUP and the admin call reload.
+        *watch = None;
+        std::future::pending().await
     }
 }
