@@ -12,6 +12,12 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+/// Lines the proxy adds to a request it forwards (X-Forwarded-For/-Proto/-Host, x-request-id):
+/// a list built from a received request leaves room for them, so adding them does not reallocate.
+pub const REQUEST_LINES_ADDED: usize = 4;
+/// Lines the proxy adds to every response (x-request-id, x-meridian-region, x-meridian-attempts).
+pub const RESPONSE_LINES_ADDED: usize = 3;
+
 /// A header name as it arrived: raw bytes of an HTTP/1 head, or hyper's parsed name (kept as
 /// is, so that handing the line back to hyper needs no second parse).
 #[derive(Clone, Debug)]
@@ -175,9 +181,9 @@ impl HeaderList {
     }
 
     /// Takes over a map's lines (no hashing: the map is consumed in its own order), with room
-    /// for the few lines the proxy adds.
+    /// for the lines the proxy adds to a request (more than it adds to a response).
     pub fn from_map(map: HeaderMap) -> Self {
-        let mut lines: Vec<HeaderLine> = Vec::with_capacity(map.len() + 4);
+        let mut lines: Vec<HeaderLine> = Vec::with_capacity(map.len() + REQUEST_LINES_ADDED);
         for (name, value) in map {
             // The iterator names a header once, then yields its further values with None.
             let name = match name {

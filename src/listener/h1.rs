@@ -16,6 +16,7 @@
 //! a shutdown, closes the connection after the response.
 
 use crate::body::{ClientBody, ProxyBody};
+use crate::header_list::REQUEST_LINES_ADDED;
 use crate::http1::{MAX_HEADERS, Span, has_token, header_list, spans_of};
 use crate::message::{ClientRequest, ProxyResponse};
 use crate::proxy::{Peer, Proxy};
@@ -201,8 +202,7 @@ fn parse(buf: &mut BytesMut, max_head: usize) -> Result<Option<Head>, NotServedH
 
 /// The request in `head`, or None if it has a body, asks for an upgrade, or is not valid HTTP.
 fn request(head: &Bytes, method: Method, target: [u16; 2], spans: &[Span]) -> Option<Head> {
-    // Room for X-Forwarded-For/-Proto/-Host and x-request-id, which the proxy adds.
-    let headers = header_list(head, spans, 4)?;
+    let headers = header_list(head, spans, REQUEST_LINES_ADDED)?;
     let mut close = false;
     for line in &headers {
         if line.is("content-length") {

@@ -20,7 +20,7 @@ use body::{Framing, framing};
 use super::connector::UpstreamStream;
 use super::pool::{SendError, UpstreamBody};
 use super::{Endpoint, UpstreamRequest, UpstreamResponse};
-use crate::header_list::HeaderList;
+use crate::header_list::{HeaderList, RESPONSE_LINES_ADDED};
 use crate::http1::{MAX_HEADERS, has_token, header_list, spans_of};
 use bytes::BytesMut;
 use http::{Method, StatusCode};
@@ -311,9 +311,8 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Head>, H1Error> {
         if status.is_informational() {
             continue; // 100 Continue, 103 Early Hints: the final answer follows
         }
-        // Room for the headers the proxy adds to every response (x-request-id,
-        // x-meridian-region, x-meridian-attempts), so adding them does not reallocate the list.
-        let headers = header_list(&head, &spans[..count], 3).ok_or(H1Error::Header)?;
+        let headers =
+            header_list(&head, &spans[..count], RESPONSE_LINES_ADDED).ok_or(H1Error::Header)?;
         let close = headers.get_all("connection").any(|v| has_token(v, "close"));
         return Ok(Some(Head {
             status,
