@@ -35,9 +35,9 @@ MAX_SECONDS=${MAX_SECONDS:-1800}
 PEER_HEADERS=${PEER_HEADERS:-equivalent}
 # shared: the kernel places every process. pinned: the proxies and the origins on CPU 0, the load
 # generator on CPU 1, the same placement for every proxy (as deployed: the proxy shares its task's
-# vCPUs with the application, clients are elsewhere). Shared placement is a lottery on 2 cores:
-# which processes end up sharing a core changes from round to round and moves throughput by
-# 10-15 % (BENCHMARKS.md, session 6).
+# vCPUs with the application, clients are elsewhere). Under shared placement on 2 cores, which
+# processes share a core settles early in each round and moves throughput by 10-15 %; Meridian's
+# core hosts a wrk thread most of the time (BENCHMARKS.md, session 6).
 PLACEMENT=${PLACEMENT:-shared}
 
 case "$MODE" in
@@ -381,16 +381,22 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 rss = dict(l.strip().split("=") for l in open(sys.argv[2]) if "=" in l)
 targets = ["direct", "meridian", "nginx", "haproxy"]
+def rps(r):
+    return int(r["requests"]) / (int(r["duration_us"]) / 1e6)
+def cpu_us(r):
+    return int(r["cpu_ticks"]) / int(r["clk_tck"]) * 1e6 / int(r["requests"])
+def p99_us(r):
+    return int(r["p99_us"])
 med = {}
 for t in targets:
     rs = [r for r in rows if r["target"] == t]
     def m(f):
         return statistics.median(f(r) for r in rs)
     med[t] = {
-        "rps": m(lambda r: int(r["requests"]) / (int(r["duration_us"]) / 1e6)),
+        "rps": m(rps),
         "p50": m(lambda r: int(r["p50_us"]) / 1000),
-        "p99": m(lambda r: int(r["p99_us"]) / 1000),
-        "cpu": m(lambda r: int(r["cpu_ticks"]) / int(r["clk_tck"]) * 1e6 / int(r["requests"])),
+        "p99": m(p99_us) / 1000,
+        "cpu": m(cpu_us),
         "err": sum(int(r["errors"]) + int(r["non2xx"]) for r in rs),
         "runs": len(rs),
     }
@@ -410,10 +416,6 @@ print("\nCPU us/req of 'direct' is the origin's own CPU per request (the proxies
 # rounds (a shared machine) cancels out of the ratio.
 def per_round(t):
     return {r["round"]: r for r in rows if r["target"] == t}
-def cpu_us(r):
-    return int(r["cpu_ticks"]) / int(r["clk_tck"]) * 1e6 / int(r["requests"])
-def rps(r):
-    return int(r["requests"]) / (int(r["duration_us"]) / 1e6)
 nginx_rounds = per_round("nginx")
 print("\nPaired with nginx in the same round (median, range; rounds better than nginx):\n")
 print("| target | rounds | req/s x nginx | better | CPU/req x nginx | better | p99 x nginx | better |")
@@ -421,7 +423,7 @@ print("|---|---|---|---|---|---|---|---|")
 for t in ["meridian", "haproxy"]:
     pairs = [(r, nginx_rounds[k]) for k, r in per_round(t).items() if k in nginx_rounds]
     cols = []
-    for f, higher_is_better in [(rps, True), (cpu_us, False), (lambda r: int(r["p99_us"]), False)]:
+    for f, higher_is_better in [(rps, True), (cpu_us, False), (p99_us, False)]:
         xs = sorted(f(a) / f(b) for a, b in pairs)
         wins = sum(1 for x in xs if (x > 1) == higher_is_better and x != 1)
         cols.append(f"{statistics.median(xs):.2f} ({xs[0]:.2f}-{xs[-1]:.2f}) | {wins}/{len(xs)}")
