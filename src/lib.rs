@@ -15,6 +15,7 @@
 //!   path (`http::HeaderMap` only at hyper's edges).
 //! - [`message`]: the client's request and Meridian's response, whichever server carried them.
 //! - [`health`]: endpoint health atomics (write side: checker and passive outlier detection).
+//! - [`idle_spin`]: `--idle-spin`, polling for a short window after a worker wakes.
 //! - [`admin`]: /metrics, /healthz, /readyz, /status on the loopback admin listener.
 //! - [`error`]: error kinds and the one place they become HTTP responses.
 //! - [`body`]: the response body type sent to clients.
@@ -32,6 +33,7 @@ pub mod error;
 pub mod header_list;
 pub mod health;
 pub mod http1;
+pub mod idle_spin;
 pub mod listener;
 pub mod message;
 pub mod origin;

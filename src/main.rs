@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use meridian::config;
+use meridian::idle_spin::IdleSpin;
 use meridian::server::Server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,10 @@ struct Cli {
     /// Worker threads (default: TOKIO_WORKER_THREADS, else the CPUs available).
     #[arg(long, global = true, env = "MERIDIAN_WORKERS")]
     workers: Option<usize>,
+    /// A busy worker spins this long before it sleeps (e.g. 50us, at most 1ms; default off),
+    /// so its core is not handed to other threads. Adds up to this much latency per wait.
+    #[arg(long, global = true, env = "MERIDIAN_IDLE_SPIN", value_parser = humantime::parse_duration)]
+    idle_spin: Option<std::time::Duration>,
 }
 
 #[derive(Subcommand)]
@@ -112,24 +117,36 @@ fn main() -> ExitCode {
                     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
                 })
                 .max(1);
+            let idle_spin = match IdleSpin::new(cli.idle_spin.unwrap_or_default()) {
+                Ok(spin) => spin,
+                Err(e) => {
+                    eprintln!("meridian: --idle-spin: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             // One worker (a 1-vCPU task, the benchmarks) gets the current-thread scheduler: no
             // work-stealing queues or cross-thread wake-ups to pay for (callgrind: -2 % instructions
             // per request). tests/binary.rs runs the binary both ways.
-            let runtime = if workers == 1 {
+            let mut builder = if workers == 1 {
                 // The blocking pool reads the config file (at start, on each reload); its thread
                 // leaves after 1 s idle instead of tokio's 10 s, because while a process has a
                 // second thread every socket call takes the kernel's shared file-table path.
-                tokio::runtime::Builder::new_current_thread()
-                    .thread_keep_alive(std::time::Duration::from_secs(1))
-                    .enable_all()
-                    .build()
+                let mut builder = tokio::runtime::Builder::new_current_thread();
+                builder.thread_keep_alive(std::time::Duration::from_secs(1));
+                builder
             } else {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(workers)
-                    .enable_all()
-                    .build()
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                builder.worker_threads(workers);
+                builder
             };
-            let result = runtime
+            if let Some(spin) = &idle_spin {
+                builder
+                    .on_thread_park(spin.park_hook())
+                    .on_thread_unpark(spin.unpark_hook());
+            }
+            let result = builder
+                .enable_all()
+                .build()
                 .context("cannot start the async runtime")
                 .and_then(|rt| rt.block_on(async_main(command, cli.log_format)));
             match result {

@@ -88,6 +88,14 @@ fn describe() {
         "Config reload attempts by result."
     );
     describe_counter!(
+        "meridian_idle_spin_microseconds_total",
+        "Time workers spent polling after waking instead of sleeping (--idle-spin)."
+    );
+    describe_counter!(
+        "meridian_idle_spin_windows_total",
+        "Polling windows opened by a worker waking (--idle-spin)."
+    );
+    describe_counter!(
         "meridian_dns_resolutions_total",
         "DNS re-resolutions of endpoint names, by result."
     );

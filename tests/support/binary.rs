@@ -13,6 +13,8 @@ pub struct Binary {
     pub child: Child,
     /// Main listener, from the startup log line.
     pub addr: SocketAddr,
+    /// Admin listener, from the same line.
+    pub admin: SocketAddr,
     /// Its stderr (JSON logs).
     pub log: PathBuf,
     /// The config file it runs on.
@@ -27,13 +29,18 @@ impl Binary {
 
     /// Like `start`, with `--workers` set (1 selects the current-thread scheduler).
     pub async fn start_with_workers(config: &ProxyBuilder, workers: Option<usize>) -> Self {
+        match workers {
+            Some(n) => Self::start_with_args(config, &["--workers", &n.to_string()]).await,
+            None => Self::start_with_args(config, &[]).await,
+        }
+    }
+
+    /// Like `start`, with global options before `run` (e.g. `--idle-spin 200us`).
+    pub async fn start_with_args(config: &ProxyBuilder, args: &[&str]) -> Self {
         let path = config.write("meridian.toml");
         let log = tmp_path("meridian.log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_meridian"));
-        if let Some(n) = workers {
-            command.args(["--workers", &n.to_string()]);
-        }
-        let child = command
+        let child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+            .args(args)
             .args(["--log-format", "json", "run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
@@ -45,14 +52,16 @@ impl Binary {
         let mut binary = Self {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
             config: path,
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let text = binary.log_text();
-            if let Some(addr) = started_addr(&text) {
+            if let Some((addr, admin)) = started_addrs(&text) {
                 binary.addr = addr;
+                binary.admin = admin;
                 return binary;
             }
             if let Ok(Some(status)) = binary.child.try_wait() {
@@ -111,6 +120,18 @@ impl Binary {
             .unwrap_or_else(|| panic!("no {field} in /proc status"))
     }
 
+    /// A metric from its admin /metrics, summed over all series; None if it has none.
+    pub async fn metric(&self, name: &str) -> Option<f64> {
+        let url = format!("http://{}/metrics", self.admin);
+        let text = crate::support::TestClient::new().get(&url).await.text();
+        let values: Vec<f64> = text
+            .lines()
+            .filter(|l| l.split([' ', '{']).next() == Some(name))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.iter().sum())
+    }
+
     /// Its stderr so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -124,12 +145,14 @@ impl Drop for Binary {
     }
 }
 
-/// The main listener from the JSON startup line.
-fn started_addr(log: &str) -> Option<SocketAddr> {
+/// The main and admin listeners from the JSON startup line.
+fn started_addrs(log: &str) -> Option<(SocketAddr, SocketAddr)> {
     log.lines()
         .filter(|l| l.contains("meridian started"))
         .find_map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            v["fields"]["addr"].as_str()?.parse().ok()
+            let addr = v["fields"]["addr"].as_str()?.parse().ok()?;
+            let admin = v["fields"]["admin_addr"].as_str()?.parse().ok()?;
+            Some((addr, admin))
         })
 }
