@@ -39,6 +39,11 @@ PEER_HEADERS=${PEER_HEADERS:-equivalent}
 # processes share a core settles early in each round and moves throughput by 10-15 %; Meridian's
 # core hosts a wrk thread most of the time (BENCHMARKS.md, session 6).
 PLACEMENT=${PLACEMENT:-shared}
+# IDLE_SPIN=50us adds a fifth target to the throughput rounds: a second Meridian run with
+# --idle-spin (a busy worker spins that long before it sleeps, off by default), so each round
+# compares Meridian with and without it. nginx has no such option; HAProxy's busy-polling spins
+# all the time rather than only while busy, so it is not the same trade and is left off.
+IDLE_SPIN=${IDLE_SPIN:-}
 
 case "$MODE" in
 throughput | failover | all) ;;
@@ -164,6 +169,8 @@ P_MERIDIAN=$(free_port)
 P_ADMIN=$(free_port)
 P_NGINX=$(free_port)
 P_HAPROXY=$(free_port)
+P_SPIN=$(free_port)
+P_SPIN_ADMIN=$(free_port)
 ORIGIN_PID=()
 
 start_origin() {
@@ -177,6 +184,7 @@ start_origin() {
 
 write_configs() {
     meridian_config "$P_MERIDIAN" "$P_ADMIN" 1s "${P_ORIGIN[@]}" >"$WORK/meridian.toml"
+    meridian_config "$P_SPIN" "$P_SPIN_ADMIN" 1s "${P_ORIGIN[@]}" >"$WORK/meridian-spin.toml"
 
     # The per-request header work beyond X-Forwarded-For (see PEER_HEADERS).
     local nginx_map='' nginx_headers='' haproxy_headers=''
@@ -280,6 +288,7 @@ EOF
 }
 
 MERIDIAN_PID=
+SPIN_PID=
 NGINX_PID=
 HAPROXY_PID=
 
@@ -293,6 +302,13 @@ start_proxies() {
     "${SERVER_CPU[@]}" haproxy -f "$WORK/haproxy.cfg" 2>>"$WORK/haproxy.log" &
     HAPROXY_PID=$!
     PIDS+=($!)
+    if [ -n "$IDLE_SPIN" ]; then
+        TOKIO_WORKER_THREADS=1 "${SERVER_CPU[@]}" "$BIN" --idle-spin "$IDLE_SPIN" run \
+            --config "$WORK/meridian-spin.toml" 2>>"$WORK/meridian-spin.log" &
+        SPIN_PID=$!
+        PIDS+=($!)
+        wait_http "http://127.0.0.1:$P_SPIN/.meridian/readyz"
+    fi
     wait_http "http://127.0.0.1:$P_MERIDIAN/"
     wait_http "http://127.0.0.1:$P_MERIDIAN/.meridian/readyz"
     wait_http "http://127.0.0.1:$P_NGINX/"
@@ -301,10 +317,10 @@ start_proxies() {
 
 stop_proxies() {
     local pid
-    for pid in $MERIDIAN_PID $NGINX_PID $HAPROXY_PID; do
+    for pid in $MERIDIAN_PID $SPIN_PID $NGINX_PID $HAPROXY_PID; do
         kill -TERM "$pid" 2>/dev/null || true
     done
-    for pid in $MERIDIAN_PID $NGINX_PID $HAPROXY_PID; do
+    for pid in $MERIDIAN_PID $SPIN_PID $NGINX_PID $HAPROXY_PID; do
         # Meridian drains for its shutdown.drain before exiting: do not wait that long.
         timeout 2 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     done
@@ -315,6 +331,7 @@ pids_of() {
     case $1 in
     direct) echo "${ORIGIN_PID[0]}" ;;
     meridian) echo "$MERIDIAN_PID" ;;
+    meridian-spin) echo "$SPIN_PID" ;;
     nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
     haproxy) echo "$HAPROXY_PID" ;;
     esac
@@ -324,6 +341,7 @@ port_of() {
     case $1 in
     direct) echo "${P_ORIGIN[0]}" ;;
     meridian) echo "$P_MERIDIAN" ;;
+    meridian-spin) echo "$P_SPIN" ;;
     nginx) echo "$P_NGINX" ;;
     haproxy) echo "$P_HAPROXY" ;;
     esac
@@ -357,13 +375,14 @@ throughput() {
     echo "round,target,requests,duration_us,p50_us,p99_us,errors,non2xx,cpu_ticks,clk_tck" >"$csv"
     sleep 2 # let health checks settle
     idle=$(rss_kb "$MERIDIAN_PID" VmRSS)
-    log "warm-up"
-    for name in direct meridian nginx haproxy; do run_wrk "$name" 2 >/dev/null; done
     local targets=(direct meridian nginx haproxy) i
+    [ -z "$IDLE_SPIN" ] || targets+=(meridian-spin)
+    log "warm-up"
+    for name in "${targets[@]}"; do run_wrk "$name" 2 >/dev/null; done
     for round in $(seq 1 "$ROUNDS"); do
         # Each round starts one target later, so no target always follows the same one.
-        for i in 0 1 2 3; do
-            name=${targets[(i + round - 1) % 4]}
+        for i in "${!targets[@]}"; do
+            name=${targets[(i + round - 1) % ${#targets[@]}]}
             line=$(run_wrk "$name" "$DURATION")
             log "round $round $name: $line"
             echo "$round,$name,$(echo "$line" | sed -E 's/RESULT //; s/[a-z0-9_]+=//g; s/ /,/g'),$TICK" >>"$csv"
@@ -375,12 +394,18 @@ throughput() {
         echo "meridian_peak_rss_kb=$peak"
         echo "nginx_worker_peak_rss_kb=$(rss_kb "$(pgrep -P "$NGINX_PID" | head -1)" VmHWM)"
         echo "haproxy_peak_rss_kb=$(rss_kb "$HAPROXY_PID" VmHWM)"
+        if [ -n "$IDLE_SPIN" ]; then
+            # What the spin cost over the whole run (warm-up included).
+            curl -s "http://127.0.0.1:$P_SPIN_ADMIN/metrics" |
+                awk '/^meridian_idle_spin_(microseconds|windows)_total / { print $1 "=" $2 }'
+        fi
     } >"$OUT_DIR/rss.txt"
     python3 - "$csv" "$OUT_DIR/rss.txt" <<'EOF' | tee "$OUT_DIR/throughput.md"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 rss = dict(l.strip().split("=") for l in open(sys.argv[2]) if "=" in l)
-targets = ["direct", "meridian", "nginx", "haproxy"]
+targets = list(dict.fromkeys(r["target"] for r in rows))
+targets.sort(key=lambda t: ["direct", "meridian", "meridian-spin", "nginx", "haproxy"].index(t))
 def rps(r):
     return int(r["requests"]) / (int(r["duration_us"]) / 1e6)
 def cpu_us(r):
@@ -420,7 +445,7 @@ nginx_rounds = per_round("nginx")
 print("\nPaired with nginx in the same round (median, range; rounds better than nginx):\n")
 print("| target | rounds | req/s x nginx | better | CPU/req x nginx | better | p99 x nginx | better |")
 print("|---|---|---|---|---|---|---|---|")
-for t in ["meridian", "haproxy"]:
+for t in [t for t in targets if t not in ("direct", "nginx")]:
     pairs = [(r, nginx_rounds[k]) for k, r in per_round(t).items() if k in nginx_rounds]
     cols = []
     for f, higher_is_better in [(rps, True), (cpu_us, False), (p99_us, False)]:
@@ -432,6 +457,11 @@ print(f"\nMeridian RSS: idle {int(rss['meridian_idle_rss_kb'])/1024:.1f} MiB, "
       f"peak under load {int(rss['meridian_peak_rss_kb'])/1024:.1f} MiB "
       f"(nginx worker peak {int(rss['nginx_worker_peak_rss_kb'])/1024:.1f} MiB, "
       f"HAProxy peak {int(rss['haproxy_peak_rss_kb'])/1024:.1f} MiB).")
+if "meridian-spin" in targets:
+    spun, windows = (float(rss.get(f"meridian_idle_spin_{k}_total", 0)) for k in ("microseconds", "windows"))
+    requests = sum(int(r["requests"]) for r in rows if r["target"] == "meridian-spin")
+    print(f"\nmeridian-spin: {windows:.0f} spin windows, {spun / 1e6:.2f} s spun "
+          f"({spun / requests:.2f} us per request measured, warm-up included in the spin).")
 EOF
 }
 
@@ -522,7 +552,7 @@ log "building release"
     echo "nginx: $(nginx -v 2>&1)"
     echo "haproxy: $(haproxy -v | head -1)"
     echo "wrk: $(wrk --version 2>&1 | head -1)"
-    echo "mode=$MODE rounds=$ROUNDS duration=${DURATION}s conns=$CONNS threads=$THREADS rate=$RATE peer_headers=$PEER_HEADERS placement=$PLACEMENT"
+    echo "mode=$MODE rounds=$ROUNDS duration=${DURATION}s conns=$CONNS threads=$THREADS rate=$RATE peer_headers=$PEER_HEADERS placement=$PLACEMENT idle_spin=${IDLE_SPIN:-off}"
 } >"$OUT_DIR/env.txt"
 write_configs
 cp "$WORK/meridian.toml" "$WORK/nginx.conf" "$WORK/haproxy.cfg" "$OUT_DIR/"
