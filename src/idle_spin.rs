@@ -1,23 +1,27 @@
-//! `--idle-spin`: a busy worker spins briefly before it sleeps, so it keeps its core.
+//! `--idle-spin`: a busy worker stays on its core for a short window before it sleeps.
 //!
 //! Why: a proxy that sleeps whenever it runs out of work gives its core up many thousand times
 //! a second, and the kernel fills it with whatever wakes next: on a Fargate task the
 //! application's threads (Meridian is a sidecar sharing the task's vCPUs), in the benchmark the
 //! load generator. The next request then waits behind that thread. On the 2-core benchmark
 //! machine Meridian's core hosted a load-generator thread 65-85 % of the time against 35-55 %
-//! for nginx; spinning 50 us before sleeping brought that to 21-31 %, with throughput up and
-//! p99 down (BENCHMARKS.md, session 7).
+//! for nginx, and Meridian's p99 was the worse one (BENCHMARKS.md, sessions 6 and 7).
 //!
 //! How: tokio calls the park hook when a worker has no task left and is about to wait in
 //! `epoll_wait`. If the worker's last sleep was shorter than the window (work is arriving
-//! densely), the hook spins for the window first; whatever arrived meanwhile is then picked up
-//! by `epoll_wait` at once, in one batch. If the last sleep was longer (light load, idle), it
-//! sleeps straight away, so a quiet proxy spends nothing. Costs, stated where users read them
-//! (README): events that arrive during a window wait for its end, and the spun cycles count as
-//! CPU, which matters to autoscaling on CPU. Off by default, like HAProxy's `busy-polling`.
+//! densely), the hook first stays runnable for the window, calling `sched_yield` in a loop:
+//! the core is not idle, so the kernel does not put a newly woken thread there, but a thread
+//! already waiting for this core (an origin sharing it) runs at once instead of waiting out
+//! the window. Whatever arrived meanwhile is then picked up by `epoll_wait` at once, in one
+//! batch. If the last sleep was longer (light load, idle), the worker sleeps straight away,
+//! so a quiet proxy spends nothing. Costs, stated where users read them (README): events that
+//! arrive during a window wait for its end, and the window counts as CPU time, which matters
+//! to autoscaling on CPU. Off by default, like HAProxy's `busy-polling`.
 //!
-//! A yielding task that keeps the runtime polling with zero timeouts was tried first: it kept
-//! the worker busy all the time yet did not keep the core to itself (session 7).
+//! Tried and measured (session 7): a pure busy loop (`spin_loop`) kept the core as well and
+//! gained more throughput when the core was contested by the load generator, but took the core
+//! from an origin pinned to it (1.05x nginx's throughput against 1.10x for `sched_yield`);
+//! a task yielding to tokio (zero-timeout polls) kept the worker busy yet did not keep the core.
 
 use metrics::Counter;
 use std::cell::Cell;
@@ -117,7 +121,7 @@ impl IdleSpin {
         || SLEEPS.with(|s| s.set(s.get().woke(Instant::now())))
     }
 
-    /// Spins for the window if this worker is busy; returns whether it did.
+    /// Stays on the core for the window if this worker is busy; returns whether it did.
     fn before_sleep(&self) -> bool {
         let sleeps = SLEEPS.with(Cell::get);
         let mut now = Instant::now();
@@ -125,7 +129,8 @@ impl IdleSpin {
         if busy {
             let start = now;
             while now - start < self.window {
-                std::hint::spin_loop();
+                // Not `spin_loop`: a thread waiting for this core gets it (see the module doc).
+                std::thread::yield_now();
                 now = Instant::now();
             }
             self.spun
