@@ -40,7 +40,7 @@ PEER_HEADERS=${PEER_HEADERS:-equivalent}
 # core hosts a wrk thread most of the time (BENCHMARKS.md, session 6).
 PLACEMENT=${PLACEMENT:-shared}
 # IDLE_SPIN=50us adds a fifth target to the throughput rounds: a second Meridian run with
-# --idle-spin (a busy worker spins that long before it sleeps, off by default), so each round
+# --idle-spin (a busy worker stays on its core that long before it sleeps; off by default), so each round
 # compares Meridian with and without it. nginx has no such option; HAProxy's busy-polling spins
 # all the time rather than only while busy, so it is not the same trade and is left off.
 IDLE_SPIN=${IDLE_SPIN:-}
