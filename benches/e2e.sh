@@ -498,7 +498,7 @@ fault_run() { # PROXY FAULT(kill|stop)
 failover() {
     local proxy fault
     : >"$OUT_DIR/failover-runs.csv"
-    for proxy in meridian nginx haproxy; do
+    for proxy in meridian ${IDLE_SPIN:+meridian-spin} nginx haproxy; do
         for fault in kill stop; do
             # Each run starts from a healthy local origin that every proxy has seen come back.
             sleep 4
