@@ -4,7 +4,8 @@
 #   benches/e2e.sh [throughput|failover|all]      (default: throughput)
 #
 # throughput: wrk (keep-alive, CONNS connections, 2 threads, DURATION s) against the local
-#   origin directly, Meridian, nginx and HAProxy, interleaved for ROUNDS rounds. Prints req/s,
+#   origin directly, Meridian (also with --idle-spin, see IDLE_SPIN), nginx and HAProxy,
+#   interleaved for ROUNDS rounds. Prints req/s,
 #   p50, p99 and the proxy's CPU time per request (utime+stime from /proc over the run / requests),
 #   each with its ratio to direct and to nginx (medians over rounds), and Meridian's RSS.
 # failover: a constant RATE req/s (benches/loadgen.py) through each proxy while the local origin
@@ -39,11 +40,12 @@ PEER_HEADERS=${PEER_HEADERS:-equivalent}
 # processes share a core settles early in each round and moves throughput by 10-15 %; Meridian's
 # core hosts a wrk thread most of the time (BENCHMARKS.md, session 6).
 PLACEMENT=${PLACEMENT:-shared}
-# IDLE_SPIN=50us adds a fifth target to the throughput rounds: a second Meridian run with
-# --idle-spin (a busy worker stays on its core that long before it sleeps; off by default), so each round
-# compares Meridian with and without it. nginx has no such option; HAProxy's busy-polling spins
-# all the time rather than only while busy, so it is not the same trade and is left off.
-IDLE_SPIN=${IDLE_SPIN:-}
+# IDLE_SPIN (default 50us) adds a fifth target to the rounds: a second Meridian run with
+# --idle-spin (a busy worker stays on its core that long before it sleeps; off by default in
+# Meridian), so each round compares Meridian with and without it. IDLE_SPIN= (empty) leaves it out.
+# nginx has no such option; HAProxy's busy-polling spins all the time rather than only while
+# busy, so it is not the same trade and is left off.
+IDLE_SPIN=${IDLE_SPIN-50us}
 
 case "$MODE" in
 throughput | failover | all) ;;
