@@ -27,7 +27,8 @@ use metrics::Counter;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-/// The longest window accepted: past this a spin costs more than the sleep it avoids.
+/// The longest window accepted: a bound, so that a typo (`50ms` for `50us`) is refused rather
+/// than turning a busy proxy into one that holds its core for whole scheduler slices.
 pub const MAX_WINDOW: Duration = Duration::from_millis(1);
 
 /// An `--idle-spin` value that cannot be used.

@@ -15,7 +15,7 @@
 //!   path (`http::HeaderMap` only at hyper's edges).
 //! - [`message`]: the client's request and Meridian's response, whichever server carried them.
 //! - [`health`]: endpoint health atomics (write side: checker and passive outlier detection).
-//! - [`idle_spin`]: `--idle-spin`, polling for a short window after a worker wakes.
+//! - [`idle_spin`]: `--idle-spin`, a busy worker stays on its core briefly before it sleeps.
 //! - [`admin`]: /metrics, /healthz, /readyz, /status on the loopback admin listener.
 //! - [`error`]: error kinds and the one place they become HTTP responses.
 //! - [`body`]: the response body type sent to clients.

@@ -89,11 +89,11 @@ fn describe() {
     );
     describe_counter!(
         "meridian_idle_spin_microseconds_total",
-        "Time workers spent polling after waking instead of sleeping (--idle-spin)."
+        "Time busy workers stayed on their core before sleeping (--idle-spin)."
     );
     describe_counter!(
         "meridian_idle_spin_windows_total",
-        "Polling windows opened by a worker waking (--idle-spin)."
+        "Windows a busy worker stayed on its core before sleeping (--idle-spin)."
     );
     describe_counter!(
         "meridian_dns_resolutions_total",
