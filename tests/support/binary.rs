@@ -124,12 +124,7 @@ impl Binary {
     pub async fn metric(&self, name: &str) -> Option<f64> {
         let url = format!("http://{}/metrics", self.admin);
         let text = crate::support::TestClient::new().get(&url).await.text();
-        let values: Vec<f64> = text
-            .lines()
-            .filter(|l| l.split([' ', '{']).next() == Some(name))
-            .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
-            .collect();
-        (!values.is_empty()).then(|| values.iter().sum())
+        crate::support::metric_in(&text, name, &[])
     }
 
     /// Its stderr so far.

@@ -119,8 +119,13 @@ pub fn tmp_path(name: &str) -> PathBuf {
 /// Sum of a Prometheus counter over the series whose labels include all of `labels`.
 /// The recorder is process-wide: compare before/after values, or use labels no other test uses.
 pub fn metric(name: &str, labels: &[(&str, &str)]) -> f64 {
-    let text = meridian::admin::metrics::recorder().render();
-    text.lines()
+    metric_in(&meridian::admin::metrics::recorder().render(), name, labels).unwrap_or(0.0)
+}
+
+/// The same sum over a Prometheus text exposition; None when no series matches.
+pub fn metric_in(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let (series, value) = l.rsplit_once(' ')?;
@@ -136,5 +141,6 @@ pub fn metric(name: &str, labels: &[(&str, &str)]) -> f64 {
                 .all(|(k, v)| rest.split(',').any(|kv| kv == format!("{k}=\"{v}\"")));
             ok.then(|| value.parse::<f64>().ok()).flatten()
         })
-        .sum()
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
