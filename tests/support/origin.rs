@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
 
 /// The user agent Meridian's health checker sends; such requests are counted apart.
@@ -24,7 +24,8 @@ const PROBE_AGENT: &str = "meridian-health-check";
 pub enum Mode {
     /// Answers (default handler: 200 with the region name).
     Serving,
-    /// Listener closed and open connections dropped: connection refused.
+    /// Open connections dropped and not listening: connection refused. The port stays bound
+    /// (not listening), so no other socket can take it and serving again reuses it.
     Down,
     /// Accepts and reads requests, never answers while in this mode.
     Hang,
@@ -102,7 +103,9 @@ impl OriginBuilder {
 
     /// Binds 127.0.0.1:0 and serves.
     pub async fn start(self) -> TestOrigin {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
+        let listener = reusable_socket("127.0.0.1:0".parse().unwrap())
+            .listen(1024)
+            .expect("origin listens");
         let addr = listener.local_addr().expect("origin addr");
         let (mode, _) = watch::channel(self.mode);
         let state = Arc::new(State {
@@ -201,25 +204,40 @@ impl Drop for TestOrigin {
     }
 }
 
+/// A socket bound to `addr` with SO_REUSEPORT, so that a second one can hold the same port
+/// while the first stops listening.
+fn reusable_socket(addr: SocketAddr) -> TcpSocket {
+    let socket = TcpSocket::new_v4().expect("origin socket");
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    socket.set_reuseport(true).expect("SO_REUSEPORT");
+    socket.bind(addr).expect("origin binds");
+    socket
+}
+
 async fn accept_loop(listener: TcpListener, addr: SocketAddr, state: Arc<State>) {
     let mut listener = Some(listener);
+    let mut held = None;
     let mut mode = state.mode.subscribe();
     let mut conns = tokio::task::JoinSet::new();
     loop {
         if *mode.borrow_and_update() == Mode::Down {
-            // A dead process: refuse connections and drop the open ones.
-            listener = None;
-            conns.abort_all();
+            // A dead process: its open connections die first (waiting until every connection
+            // task has ended, since one may be mid-poll on another worker), and only then does it
+            // stop listening. So a caller that sees connections refused knows that nothing more
+            // will be answered: `kill` relies on it.
+            conns.shutdown().await;
+            if listener.is_some() {
+                held = Some(reusable_socket(addr));
+                listener = None;
+            }
             if mode.changed().await.is_err() {
                 return;
             }
             continue;
         }
         let Some(l) = listener.as_ref() else {
-            match TcpListener::bind(addr).await {
-                Ok(l) => listener = Some(l),
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
-            }
+            let socket = held.take().expect("a down origin holds its port");
+            listener = Some(socket.listen(1024).expect("origin listens again"));
             continue;
         };
         tokio::select! {
