@@ -264,8 +264,9 @@ async fn binary_second_sigterm_forces_exit() {
         .await;
         let started = Instant::now();
         meridian.signal("TERM");
-        let status = meridian.exit_within(Duration::from_secs(3)).await;
-        assert!(started.elapsed() < Duration::from_secs(3));
+        // Well inside the 30 s drain: the second signal cut it short.
+        let status = meridian.exit_within(Duration::from_secs(10)).await;
+        assert!(started.elapsed() < Duration::from_secs(10));
         assert!(status.success(), "{status}\n{}", meridian.log_text());
     })
     .await;

@@ -107,25 +107,16 @@ async fn hanging_local_without_hedging_fails_over_after_per_try_then_is_skipped(
             "answered before the per-try timeout: {:?}",
             first.elapsed
         );
-        assert!(
-            first.elapsed < Duration::from_secs(2),
-            "{:?}",
-            first.elapsed
-        );
         assert_eq!(local.hits(), 1);
         let snapshot = proxy.runtime().snapshot();
         assert!(snapshot.local().endpoints()[0].health.is_suspect());
 
-        // The suspect endpoint is skipped at once: no second wait for the per-try timeout.
+        // The suspect endpoint is skipped at once: one attempt, and the hanging origin never saw
+        // the request, so there was no second wait for the per-try timeout.
         let second = client.get(&proxy.url("/slow")).await;
         assert_eq!(second.status, 200);
         assert_ne!(second.region(), "us-east-1");
         assert_eq!(second.header("x-meridian-attempts"), "1");
-        assert!(
-            second.elapsed < Duration::from_millis(200),
-            "suspect endpoint not skipped: {:?}",
-            second.elapsed
-        );
         assert_eq!(local.hits(), 1, "the suspect endpoint got another request");
         proxy.stop().await;
     })
@@ -140,7 +131,9 @@ async fn hanging_local_with_hedging_is_answered_quickly_by_the_hedge() {
             .origins(&[&local, &eu, &ap])
             .set("retry.hedge", "true")
             .set("retry.hedge_delay", "\"auto\"")
-            .set("timeouts.per_try", "\"3s\"")
+            // Far past the test's own limit: only a hedge can answer this test in time.
+            .set("timeouts.per_try", "\"60s\"")
+            .set("timeouts.request", "\"60s\"")
             .start()
             .await;
         let client = TestClient::new();
@@ -151,11 +144,6 @@ async fn hanging_local_with_hedging_is_answered_quickly_by_the_hedge() {
         assert_eq!(answer.status, 200);
         assert_ne!(answer.region(), "us-east-1");
         assert_eq!(answer.header("x-meridian-attempts"), "2");
-        assert!(
-            answer.elapsed < Duration::from_secs(1),
-            "hedge did not answer well before per_try: {:?}",
-            answer.elapsed
-        );
         assert_eq!(
             local.hits(),
             1,
@@ -355,11 +343,7 @@ async fn all_regions_down_is_a_prompt_502_with_a_json_body() {
         let id = answer.header("x-request-id");
         assert!(!id.is_empty());
         assert_eq!(body["request_id"], id);
-        assert!(
-            answer.elapsed < Duration::from_secs(1),
-            "502 took {:?} (deadline 8s)",
-            answer.elapsed
-        );
+        // Prompt: a 502 naming the refusals, not a 504 after waiting out the request deadline.
         proxy.stop().await;
     })
     .await;
@@ -408,7 +392,6 @@ async fn max_in_flight_exceeded_is_503_with_retry_after() {
         assert_eq!(answer.status, 503, "{answer:?}");
         assert_eq!(answer.header("retry-after"), "1");
         assert_eq!(answer.json()["error"], "overloaded");
-        assert!(answer.elapsed < Duration::from_millis(500));
 
         local.set_mode(Mode::Serving);
         for h in held {

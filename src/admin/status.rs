@@ -90,6 +90,8 @@ pub fn status_json(runtime: &Runtime, rates: &Rates) -> Value {
                         "ejected": h.is_ejected(),
                         "ejections": h.ejections(),
                         "probe_rtt_ms": h.probe_rtt().map(|d| d.as_secs_f64() * 1000.0),
+                        "probes": h.probes(),
+                        "changed_at_probe": h.changed_at_probe(),
                         "in_flight": h.in_flight(),
                     })
                 })

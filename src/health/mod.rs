@@ -10,7 +10,9 @@ pub mod checker;
 
 use crate::config::OutlierSettings;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU32, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::time::{Duration, Instant};
 
 /// Milliseconds since the process's first call, as a cheap monotonic clock for atomics.
@@ -30,6 +32,10 @@ pub struct EndpointHealth {
     probe_successes: AtomicU32,
     /// Consecutive probe failures (reset by a success).
     probe_failures: AtomicU32,
+    /// Probes recorded so far.
+    probes: AtomicU64,
+    /// Number (1-based, in `probes`) of the probe that last changed the verdict; 0 = never.
+    changed_at_probe: AtomicU64,
     /// Set when a per-try timeout trips; cleared by the next successful probe. Skipping a hanging
     /// origin at once is what keeps hundreds of clients from waiting out a read timeout each.
     suspect: AtomicBool,
@@ -74,6 +80,8 @@ impl Default for EndpointHealth {
             probed: AtomicBool::new(false),
             probe_successes: AtomicU32::new(0),
             probe_failures: AtomicU32::new(0),
+            probes: AtomicU64::new(0),
+            changed_at_probe: AtomicU64::new(0),
             suspect: AtomicBool::new(false),
             passive_failures: AtomicU32::new(0),
             ejected_until: AtomicU64::new(0),
@@ -96,12 +104,23 @@ impl EndpointHealth {
 
     /// Active verdict alone.
     pub fn is_up(&self) -> bool {
-        self.up.load(Relaxed)
+        self.up.load(Acquire)
     }
 
     /// Has any probe finished yet?
     pub fn is_probed(&self) -> bool {
         self.probed.load(Relaxed)
+    }
+
+    /// Probes recorded so far.
+    pub fn probes(&self) -> u64 {
+        self.probes.load(Relaxed)
+    }
+
+    /// Number of the probe (counting as [`Self::probes`] does) whose result last changed the
+    /// verdict, 0 if none has. With `probes` it says how many probes ago the verdict changed.
+    pub fn changed_at_probe(&self) -> u64 {
+        self.changed_at_probe.load(Relaxed)
     }
 
     /// Per-try timeout flag.
@@ -148,26 +167,29 @@ impl EndpointHealth {
         fall: u32,
     ) -> Option<Transition> {
         self.probed.store(true, Relaxed);
-        match outcome {
+        let number = self.probes.fetch_add(1, Relaxed) + 1;
+        let transition = match outcome {
             ProbeOutcome::Healthy => {
                 ewma_store(&self.probe_rtt_us, rtt.as_micros() as u64);
                 self.suspect.store(false, Relaxed);
                 self.probe_failures.store(0, Relaxed);
                 let n = self.probe_successes.fetch_add(1, Relaxed) + 1;
-                if n >= rise && !self.up.swap(true, Relaxed) {
-                    return Some(Transition::Up);
-                }
-                None
+                (n >= rise && !self.up.load(Relaxed)).then_some(Transition::Up)
             }
             ProbeOutcome::Unhealthy => {
                 self.probe_successes.store(0, Relaxed);
                 let n = self.probe_failures.fetch_add(1, Relaxed) + 1;
-                if n >= fall && self.up.swap(false, Relaxed) {
-                    return Some(Transition::Down);
-                }
-                None
+                (n >= fall && self.up.load(Relaxed)).then_some(Transition::Down)
             }
+        };
+        if let Some(t) = transition {
+            // Only the endpoint's one probe task writes here, so load-then-store cannot race.
+            // The probe number goes first and the verdict is stored with Release, so whoever
+            // sees the new verdict through `is_up` (Acquire) sees its number too.
+            self.changed_at_probe.store(number, Relaxed);
+            self.up.store(t == Transition::Up, Release);
         }
+        transition
     }
 
     /// A per-try timeout tripped: skip this endpoint until a probe succeeds.
@@ -267,12 +289,18 @@ mod tests {
             Some(Transition::Down)
         );
         assert!(!h.is_usable());
+        assert_eq!((h.probes(), h.changed_at_probe()), (3, 3));
+        // Further failures do not move the change.
+        assert_eq!(h.record_probe(ProbeOutcome::Unhealthy, rtt, 2, 3), None);
         assert_eq!(h.record_probe(ProbeOutcome::Healthy, rtt, 2, 3), None);
         assert_eq!(
             h.record_probe(ProbeOutcome::Healthy, rtt, 2, 3),
             Some(Transition::Up)
         );
         assert!(h.is_usable());
+        assert_eq!((h.probes(), h.changed_at_probe()), (6, 6));
+        assert_eq!(h.record_probe(ProbeOutcome::Healthy, rtt, 2, 3), None);
+        assert_eq!((h.probes(), h.changed_at_probe()), (7, 6));
     }
 
     #[test]
