@@ -65,6 +65,16 @@ async fn switch_between_probes(proxy: &TestProxy, origin: &TestOrigin, mode: Mod
         not_yet = polled;
     };
     origin.set_mode(mode);
+    // The origin's accept loop applies Down and Serving in its own task: the switch counts as
+    // done (for `clean`) once a connection attempt sees it.
+    let addr = origin.addr();
+    let refuses = mode == Mode::Down;
+    if matches!(mode, Mode::Down | Mode::Serving) {
+        eventually(Duration::from_secs(2), "origin switched", || async move {
+            tokio::net::TcpStream::connect(addr).await.is_err() == refuses
+        })
+        .await;
+    }
     let quiet = INTERVAL.mul_f64(1.0 - JITTER) - Duration::from_millis(10);
     (before, not_yet.elapsed() < quiet)
 }
