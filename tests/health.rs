@@ -94,7 +94,8 @@ fn assert_changed_on(proxy: &TestProxy, (before, clean): (u64, bool), up: bool, 
     );
 }
 
-async fn local_status_up(client: &TestClient, proxy: &TestProxy) -> (bool, bool) {
+/// The local endpoint's entry in admin /status, and the document's readiness.
+async fn local_status(client: &TestClient, proxy: &TestProxy) -> (serde_json::Value, bool) {
     let status = client.get(&proxy.admin_url("/status")).await.json();
     let local = status["regions"]
         .as_array()
@@ -104,9 +105,14 @@ async fn local_status_up(client: &TestClient, proxy: &TestProxy) -> (bool, bool)
         .expect("a local region in /status")
         .clone();
     (
-        local["endpoints"][0]["up"].as_bool().unwrap(),
+        local["endpoints"][0].clone(),
         status["ready"].as_bool().unwrap(),
     )
+}
+
+async fn local_status_up(client: &TestClient, proxy: &TestProxy) -> (bool, bool) {
+    let (endpoint, ready) = local_status(client, proxy).await;
+    (endpoint["up"].as_bool().unwrap(), ready)
 }
 
 #[tokio::test]
@@ -123,7 +129,11 @@ async fn refused_endpoint_goes_down_within_fall_and_up_after_rise() {
         })
         .await;
         assert_eq!(readiness(&client, &proxy).await, (200, 200));
-        assert_eq!(local_status_up(&client, &proxy).await, (true, true));
+        let (endpoint, _) = local_status(&client, &proxy).await;
+        assert_eq!(endpoint["up"], true);
+        assert!(endpoint["probes"].as_u64().unwrap() >= 1, "{endpoint}");
+        assert_eq!(endpoint["changed_at_probe"], 0, "{endpoint}");
+        assert!(endpoint["verdict_age_s"].is_null(), "{endpoint}");
 
         let switch = switch_between_probes(&proxy, &local, Mode::Down).await;
         let t0 = Instant::now();
@@ -136,6 +146,10 @@ async fn refused_endpoint_goes_down_within_fall_and_up_after_rise() {
         let soonest = INTERVAL.mul_f64(1.0 - JITTER) * (FALL - 1);
         assert!(t0.elapsed() >= soonest, "down after {:?}", t0.elapsed());
         assert_eq!(local_status_up(&client, &proxy).await, (false, false));
+        let (endpoint, _) = local_status(&client, &proxy).await;
+        let (_, _, changed) = local_verdict(&proxy);
+        assert_eq!(endpoint["changed_at_probe"], changed, "{endpoint}");
+        assert!(endpoint["verdict_age_s"].as_f64().is_some(), "{endpoint}");
         assert_eq!(readiness(&client, &proxy).await, (503, 503));
         // Not ready, but still serving from the sibling.
         let answer = client.get(&proxy.url("/")).await;

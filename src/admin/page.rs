@@ -79,9 +79,12 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
             let usable = e["usable"].as_bool().unwrap_or(false);
             let _ = write!(
                 html,
-                r#"<td>{label}</td><td>{up}</td><td class="{uc}">{usable}{why}</td><td>{ej}</td><td>{rtt}</td><td>{inf}</td></tr>"#,
+                r#"<td>{label}</td><td>{up}{age}</td><td class="{uc}">{usable}{why}</td><td>{ej}</td><td>{rtt}</td><td>{inf}</td></tr>"#,
                 label = esc(e["endpoint"].as_str().unwrap_or("")),
                 up = flag("up"),
+                age = e["verdict_age_s"]
+                    .as_f64()
+                    .map_or(String::new(), |s| format!(" for {s:.0} s")),
                 uc = if usable { "ok" } else { "bad" },
                 usable = flag("usable"),
                 why = if e["suspect"].as_bool().unwrap_or(false) {
@@ -131,5 +134,21 @@ mod tests {
         let html = render(&doc);
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;b&gt;x&lt;/b&gt;"));
+    }
+
+    #[test]
+    fn shows_how_long_a_verdict_has_held() {
+        let endpoint = |label: &str, up: bool, age: Option<f64>| serde_json::json!({"endpoint": label, "up": up, "usable": up, "verdict_age_s": age});
+        let doc = serde_json::json!({
+            "local_region": "a",
+            "regions": [{"name": "a", "local": true, "endpoints": [
+                endpoint("a1", false, Some(12.4)),
+                endpoint("a2", true, None),
+            ]}],
+            "config": {},
+        });
+        let html = render(&doc);
+        assert!(html.contains("<td>a1</td><td>no for 12 s</td>"), "{html}");
+        assert!(html.contains("<td>a2</td><td>yes</td>"), "{html}");
     }
 }

@@ -92,6 +92,7 @@ pub fn status_json(runtime: &Runtime, rates: &Rates) -> Value {
                         "probe_rtt_ms": h.probe_rtt().map(|d| d.as_secs_f64() * 1000.0),
                         "probes": h.probes(),
                         "changed_at_probe": h.changed_at_probe(),
+                        "verdict_age_s": h.verdict_age().map(|d| d.as_secs_f64()),
                         "in_flight": h.in_flight(),
                     })
                 })

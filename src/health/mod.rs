@@ -36,6 +36,8 @@ pub struct EndpointHealth {
     probes: AtomicU64,
     /// Number (1-based, in `probes`) of the probe that last changed the verdict; 0 = never.
     changed_at_probe: AtomicU64,
+    /// `now_ms()` when the verdict last changed; 0 = never.
+    changed_ms: AtomicU64,
     /// Set when a per-try timeout trips; cleared by the next successful probe. Skipping a hanging
     /// origin at once is what keeps hundreds of clients from waiting out a read timeout each.
     suspect: AtomicBool,
@@ -82,6 +84,7 @@ impl Default for EndpointHealth {
             probe_failures: AtomicU32::new(0),
             probes: AtomicU64::new(0),
             changed_at_probe: AtomicU64::new(0),
+            changed_ms: AtomicU64::new(0),
             suspect: AtomicBool::new(false),
             passive_failures: AtomicU32::new(0),
             ejected_until: AtomicU64::new(0),
@@ -121,6 +124,14 @@ impl EndpointHealth {
     /// verdict, 0 if none has. With `probes` it says how many probes ago the verdict changed.
     pub fn changed_at_probe(&self) -> u64 {
         self.changed_at_probe.load(Relaxed)
+    }
+
+    /// How long ago the verdict last changed; None if it never has (up since start).
+    pub fn verdict_age(&self) -> Option<Duration> {
+        match self.changed_ms.load(Relaxed) {
+            0 => None,
+            at => Some(Duration::from_millis(now_ms().saturating_sub(at))),
+        }
     }
 
     /// Per-try timeout flag.
@@ -187,6 +198,7 @@ impl EndpointHealth {
             // The probe number goes first and the verdict is stored with Release, so whoever
             // sees the new verdict through `is_up` (Acquire) sees its number too.
             self.changed_at_probe.store(number, Relaxed);
+            self.changed_ms.store(now_ms(), Relaxed);
             self.up.store(t == Transition::Up, Release);
         }
         transition
@@ -282,6 +294,7 @@ mod tests {
     fn fall_then_rise_thresholds() {
         let h = EndpointHealth::default();
         let rtt = Duration::from_millis(1);
+        assert_eq!(h.verdict_age(), None);
         assert_eq!(h.record_probe(ProbeOutcome::Unhealthy, rtt, 2, 3), None);
         assert_eq!(h.record_probe(ProbeOutcome::Unhealthy, rtt, 2, 3), None);
         assert_eq!(
@@ -290,6 +303,10 @@ mod tests {
         );
         assert!(!h.is_usable());
         assert_eq!((h.probes(), h.changed_at_probe()), (3, 3));
+        assert!(
+            h.verdict_age()
+                .is_some_and(|age| age < Duration::from_secs(60))
+        );
         // Further failures do not move the change.
         assert_eq!(h.record_probe(ProbeOutcome::Unhealthy, rtt, 2, 3), None);
         assert_eq!(h.record_probe(ProbeOutcome::Healthy, rtt, 2, 3), None);
