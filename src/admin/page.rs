@@ -138,7 +138,11 @@ mod tests {
 
     #[test]
     fn shows_how_long_a_verdict_has_held() {
-        let endpoint = |label: &str, up: bool, age: Option<f64>| serde_json::json!({"endpoint": label, "up": up, "usable": up, "verdict_age_s": age});
+        let endpoint = |label: &str, up: bool, age: Option<f64>| {
+            let mut e = serde_json::json!({"endpoint": label, "up": up, "usable": up});
+            e["verdict_age_s"] = serde_json::json!(age);
+            e
+        };
         let doc = serde_json::json!({
             "local_region": "a",
             "regions": [{"name": "a", "local": true, "endpoints": [
