@@ -26,13 +26,11 @@ pub fn now_ms() -> u64 {
 pub struct EndpointHealth {
     /// Active-check verdict after rise/fall; starts up so traffic flows before the first probe.
     up: AtomicBool,
-    /// A probe has completed at least once (readiness waits for it).
-    probed: AtomicBool,
     /// Consecutive probe successes (reset by a failure).
     probe_successes: AtomicU32,
     /// Consecutive probe failures (reset by a success).
     probe_failures: AtomicU32,
-    /// Probes recorded so far.
+    /// Probes recorded so far (readiness waits for the first).
     probes: AtomicU64,
     /// Number (1-based, in `probes`) of the probe that last changed the verdict; 0 = never.
     changed_at_probe: AtomicU64,
@@ -79,7 +77,6 @@ impl Default for EndpointHealth {
     fn default() -> Self {
         Self {
             up: AtomicBool::new(true),
-            probed: AtomicBool::new(false),
             probe_successes: AtomicU32::new(0),
             probe_failures: AtomicU32::new(0),
             probes: AtomicU64::new(0),
@@ -112,7 +109,7 @@ impl EndpointHealth {
 
     /// Has any probe finished yet?
     pub fn is_probed(&self) -> bool {
-        self.probed.load(Relaxed)
+        self.probes.load(Relaxed) > 0
     }
 
     /// Probes recorded so far.
@@ -177,7 +174,6 @@ impl EndpointHealth {
         rise: u32,
         fall: u32,
     ) -> Option<Transition> {
-        self.probed.store(true, Relaxed);
         let number = self.probes.fetch_add(1, Relaxed) + 1;
         let transition = match outcome {
             ProbeOutcome::Healthy => {
