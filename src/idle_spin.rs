@@ -35,7 +35,7 @@ pub const MAX_WINDOW: Duration = Duration::from_millis(1);
 #[derive(Debug, thiserror::Error)]
 pub enum IdleSpinError {
     /// Longer than [`MAX_WINDOW`].
-    #[error("idle spin of {0:?} is longer than the maximum of 1ms")]
+    #[error("idle spin of {0:?} is longer than the maximum of {MAX_WINDOW:?}")]
     TooLong(Duration),
 }
 
