@@ -88,7 +88,7 @@ def lines():
     fwd_gb = {r: WRITE_SHARE * RPS[r] * KB_PER_REQUEST * 2_592_000 / 1e6 for r in REGIONS[1:]}
     row("Cross-region: writes forwarded to the writer", {r: fwd_gb[r] * INTER_REGION_GB for r in REGIONS[1:]},
         "20 % writes of eu-west-1/ap-southeast-1 x 12 KB")
-    row("Cross-region: probes and failovers", {r: 40 / 3 * INTER_REGION_GB for r in REGIONS}, "~40 GB/month in all")
+    row("Cross-region: probes and failovers", {r: 120 / 3 * INTER_REGION_GB for r in REGIONS}, "~27 GB probes + ~93 GB failed-over requests")
     row("VPC interface endpoints", {r: INTERFACE_ENDPOINTS * AZS * HOURS * ENDPOINT_AZ_HOUR[r] + 3 * 0.01 for r in REGIONS},
         "7 endpoints x 2 AZ")
     row("CloudWatch (logs, alarms, Container Insights, EMF metrics)",
