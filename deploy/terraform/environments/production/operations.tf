@@ -163,7 +163,7 @@ module "dr_us_east_1" {
   arc_endpoints           = module.arc.cluster_endpoints
   writer_down_alarm_names = { for s, a in module.monitoring_us_east_1.writer_down_alarms : s => a.name }
   writer_down_alarm_arns  = { for s, a in module.monitoring_us_east_1.writer_down_alarms : s => a.arn }
-  sns_topic_arn           = module.monitoring_us_east_1.sns_topic_arn
+  approval_topic_arn      = module.monitoring_us_east_1.approval_topic.arn
   approvers               = var.failover_approvers
   topology_parameter_name = local.topology_parameter
   initial_writer_region   = local.writer_region
@@ -188,7 +188,7 @@ module "dr_eu_west_1" {
   arc_endpoints           = module.arc.cluster_endpoints
   writer_down_alarm_names = { for s, a in module.monitoring_eu_west_1.writer_down_alarms : s => a.name }
   writer_down_alarm_arns  = { for s, a in module.monitoring_eu_west_1.writer_down_alarms : s => a.arn }
-  sns_topic_arn           = module.monitoring_eu_west_1.sns_topic_arn
+  approval_topic_arn      = module.monitoring_eu_west_1.approval_topic.arn
   approvers               = var.failover_approvers
   topology_parameter_name = local.topology_parameter
   initial_writer_region   = local.writer_region
@@ -213,7 +213,7 @@ module "dr_ap_southeast_1" {
   arc_endpoints           = module.arc.cluster_endpoints
   writer_down_alarm_names = { for s, a in module.monitoring_ap_southeast_1.writer_down_alarms : s => a.name }
   writer_down_alarm_arns  = { for s, a in module.monitoring_ap_southeast_1.writer_down_alarms : s => a.arn }
-  sns_topic_arn           = module.monitoring_ap_southeast_1.sns_topic_arn
+  approval_topic_arn      = module.monitoring_ap_southeast_1.approval_topic.arn
   approvers               = var.failover_approvers
   topology_parameter_name = local.topology_parameter
   initial_writer_region   = local.writer_region

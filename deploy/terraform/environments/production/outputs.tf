@@ -72,7 +72,7 @@ output "drill_actions" {
 
 output "failover_automation" {
   description = "Per region: the data-tier failover automation document, its steps, and the EventBridge rules that start it."
-  value       = { for r, m in local.dr_modules : r => { document = m.document_name, steps = m.document_steps, triggers = m.trigger_rules } }
+  value       = { for r, m in local.dr_modules : r => { document = m.document_name, steps = m.document_steps, triggers = m.trigger_rules, approval_topic = local.monitoring_modules[r].approval_topic.name } }
 }
 
 output "writer_down_alarms" {

@@ -50,7 +50,6 @@ locals {
         ExecutionId   = "{{ automation:EXECUTION_ID }}"
       }
     }
-    outputs = []
   } }
 
   document = {
@@ -106,7 +105,7 @@ locals {
         timeoutSeconds = var.approval_timeout_seconds
         onFailure      = "Abort"
         inputs = {
-          NotificationArn      = var.sns_topic_arn
+          NotificationArn      = var.approval_topic_arn
           Message              = "Meridian: fail the database over to ${var.region} with possible data loss beyond the RPO objective? {{ vote.Reason }}"
           MinRequiredApprovals = 1
           Approvers            = var.approvers
@@ -217,7 +216,7 @@ data "aws_iam_policy_document" "automation" {
   statement {
     sid       = "AskForApproval"
     actions   = ["sns:Publish"]
-    resources = [var.sns_topic_arn]
+    resources = [var.approval_topic_arn]
   }
 }
 

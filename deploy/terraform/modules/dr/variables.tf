@@ -74,9 +74,14 @@ variable "writer_down_alarm_arns" {
   type        = map(string)
 }
 
-variable "sns_topic_arn" {
-  description = "This region's alert topic: the approval request is published there."
+variable "approval_topic_arn" {
+  description = "SNS topic for the approval requests (aws:approve): its name must start with \"Automation\"."
   type        = string
+
+  validation {
+    condition     = startswith(element(split(":", var.approval_topic_arn), 5), "Automation")
+    error_message = "aws:approve publishes only to SNS topics whose name starts with \"Automation\"."
+  }
 }
 
 variable "approvers" {

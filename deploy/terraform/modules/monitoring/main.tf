@@ -23,6 +23,31 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
+# Approval requests of the failover automation (aws:approve). SSM Automation publishes approval
+# requests only to a topic whose name starts with "Automation"; same subscribers as the alerts.
+resource "aws_sns_topic" "approvals" {
+  name              = "Automation-${local.prefix}-failover-approvals"
+  kms_master_key_id = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_sns_topic_subscription" "approvals_email" {
+  for_each = toset(var.alert_emails)
+
+  topic_arn = aws_sns_topic.approvals.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+resource "aws_sns_topic_subscription" "approvals_pager" {
+  for_each = toset(var.pager_https_endpoints)
+
+  topic_arn              = aws_sns_topic.approvals.arn
+  protocol               = "https"
+  endpoint               = each.value
+  endpoint_auto_confirms = true
+}
+
 # A pager (PagerDuty, Opsgenie, an incident webhook) subscribes to every region's topic, so an
 # alert still arrives when the region that raised it is the one in trouble.
 resource "aws_sns_topic_subscription" "pager" {

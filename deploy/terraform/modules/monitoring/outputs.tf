@@ -48,3 +48,8 @@ output "replication_alarm_names" {
     pager_endpoints = length(aws_sns_topic_subscription.pager)
   }
 }
+
+output "approval_topic" {
+  description = "SNS topic (name and ARN) that receives the failover automation's approval requests; its name starts with Automation, as aws:approve requires."
+  value       = { name = aws_sns_topic.approvals.name, arn = aws_sns_topic.approvals.arn }
+}

@@ -120,7 +120,7 @@ variable "route53_health_check_ids" {
 }
 
 variable "dashboard_regions" {
-  description = "When non-empty, create the cross-region dashboard here: per region its ALB and target group ARN suffixes, and the Aurora secondary cluster ID (empty for the writer)."
+  description = "When non-empty, create the cross-region dashboard here: per region its ALB and target group ARN suffixes and its Aurora cluster ID."
   type = map(object({
     alb_arn_suffix          = string
     target_group_arn_suffix = string

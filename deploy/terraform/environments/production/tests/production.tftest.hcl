@@ -101,6 +101,11 @@ run "platform" {
     error_message = "API rule: the CloudFront origin-facing prefix list weighs 55 rules; its security group (60 rules) can hold nothing else."
   }
 
+  assert {
+    condition     = alltrue([for r, a in output.failover_automation : startswith(a.approval_topic, "Automation")])
+    error_message = "API rule: aws:approve publishes only to an SNS topic whose name starts with Automation."
+  }
+
   # --- Edge: reads fail over, writes reach the platform, the ALB only answers CloudFront ---
 
   assert {

@@ -75,7 +75,7 @@ mock_resource "aws_iam_role" {
 
 mock_resource "aws_sns_topic" {
   defaults = {
-    arn = "arn:aws:sns:us-east-1:123456789012:mock"
+    arn = "arn:aws:sns:us-east-1:123456789012:Automation-mock"
   }
 }
 
