@@ -166,7 +166,41 @@ class CloudFrontOriginTimeouts(BaseResourceCheck):
         return CheckResult.PASSED
 
 
+class EcsHealthCheckCommandForm(BaseResourceCheck):
+    """RegisterTaskDefinition: a container health check's command must start with "CMD" (run the
+    arguments directly) or "CMD-SHELL" (through the image's shell)."""
+
+    def __init__(self):
+        super().__init__(
+            name="ECS: a container health check command starts with CMD or CMD-SHELL",
+            id="CKV_MERIDIAN_7",
+            categories=[CheckCategories.GENERAL_SECURITY],
+            supported_resources=["aws_ecs_task_definition"],
+        )
+
+    def scan_resource_conf(self, conf):
+        import json
+
+        defs = first(conf, "container_definitions")
+        if isinstance(defs, str):
+            try:
+                defs = json.loads(defs)
+            except ValueError:
+                return CheckResult.UNKNOWN  # an unresolved reference: terraform test covers it
+        if not isinstance(defs, list):
+            return CheckResult.UNKNOWN
+        for c in defs:
+            if not isinstance(c, dict):
+                continue
+            command = (c.get("healthCheck") or {}).get("command")
+            if command and strings(command)[:1] not in (["CMD"], ["CMD-SHELL"]):
+                self.details.append(f"container {c.get('name')}: health check {command}")
+                return CheckResult.FAILED
+        return CheckResult.PASSED
+
+
 cloudfront_origin_group_read_only = CloudFrontOriginGroupReadOnly()
+ecs_health_check_command = EcsHealthCheckCommandForm()
 aurora_secondary_source_region = AuroraEncryptedSecondaryNeedsSourceRegion()
 no_ingress_from_internet = NoIngressFromTheInternet()
 s3_rtc_needs_metrics = S3ReplicationTimeControlNeedsMetrics()

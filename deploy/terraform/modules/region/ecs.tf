@@ -143,7 +143,7 @@ locals {
       stopTimeout            = var.stop_timeout
       memoryReservation      = 128
       environment            = [{ name = "AOT_CONFIG_CONTENT", value = local.adot_config }]
-      healthCheck            = { command = ["/healthcheck"], interval = 30, timeout = 5, retries = 3, startPeriod = 10 }
+      healthCheck            = { command = ["CMD", "/healthcheck"], interval = 30, timeout = 5, retries = 3, startPeriod = 10 }
       logConfiguration       = { logDriver = "awslogs", options = merge(local.log_options, { "awslogs-stream-prefix" = "otel-collector" }) }
     },
   ]

@@ -56,12 +56,13 @@ output "public_alb_ingress" {
 }
 
 output "task_definition" {
-  description = "The task definition's CPU architecture, container names, and the Meridian container's environment variable names."
+  description = "The task definition's CPU architecture, container names, the Meridian container's environment variable names and OTLP endpoint, and each container health check's command."
   value = {
     cpu_architecture = one(aws_ecs_task_definition.this.runtime_platform).cpu_architecture
     containers       = [for c in local.containers : c.name]
     meridian_env     = sort(keys(local.meridian_environment))
     otlp_endpoint    = local.meridian_environment.OTEL_EXPORTER_OTLP_ENDPOINT
+    health_checks    = { for c in local.containers : c.name => c.healthCheck.command if can(c.healthCheck.command) }
   }
 }
 

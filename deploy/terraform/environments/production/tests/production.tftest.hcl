@@ -106,6 +106,13 @@ run "platform" {
     error_message = "API rule: aws:approve publishes only to an SNS topic whose name starts with Automation."
   }
 
+  assert {
+    condition = alltrue(flatten([for r, t in output.tasks : [for name, cmd in t.definition.health_checks :
+      contains(["CMD", "CMD-SHELL"], cmd[0])
+    ]]))
+    error_message = "API rule: an ECS container health check command starts with CMD or CMD-SHELL."
+  }
+
   # --- Edge: reads fail over, writes reach the platform, the ALB only answers CloudFront ---
 
   assert {
