@@ -246,8 +246,9 @@ echo "      ($skips check IDs skipped, each with its reason, in deploy/checkov.y
 run "failover automation decision logic (unit tests)" "$work/dr-tests.log" \
     python3 -m unittest discover -s "$tf_src/modules/dr/scripts"
 
-run "Grafana dashboard: valid JSON, every metric documented" "$work/grafana.log" \
-    python3 "$here/scripts/check-dashboard.py" "$here/grafana/meridian.json" "$root/README.md"
+run "Meridian metrics used by the dashboard, the collector and the alarms all exist" "$work/grafana.log" \
+    python3 "$here/scripts/check-dashboard.py" "$here/grafana/meridian.json" "$root/README.md" \
+    "$tf_src/modules/region/templates/adot-collector.yaml.tftpl" "$tf_src"/modules/monitoring/*.tf
 
 run "docs/cost.md tables match deploy/scripts/cost-model.py" "$work/cost.log" \
     python3 "$here/scripts/cost-model.py" --check "$root/docs/cost.md"
