@@ -57,6 +57,24 @@ async fn a_write_sent_to_a_replica_region_is_served_by_the_writer_region() {
             .await;
         assert_eq!(read.status, 200, "{}", read.text());
         assert_eq!(read.json()["body"], "first");
+        // /status and the page show the writer, the epoch and each region's role and lag.
+        let admin = lab.lab.servers[1].admin_addr();
+        let status = lab
+            .client
+            .get(&format!("http://{admin}/status"))
+            .await
+            .json();
+        let db = &status["database"];
+        assert_eq!(db["writer"], "us-east-1", "{db}");
+        assert_eq!(db["epoch"]["timeline"], 1, "{db}");
+        assert_eq!(db["guard"], "open", "{db}");
+        assert_eq!(db["regions"][1]["role"], "replica", "{db}");
+        assert!(db["regions"][1]["lag_s"].as_f64().is_some(), "{db}");
+        let page = lab.client.get(&format!("http://{admin}/")).await.text();
+        assert!(
+            page.contains("<h2>Database</h2>") && page.contains("Lag vs budget"),
+            "{page}"
+        );
         // A write on a route marked `writes = "local"` is not moved: the replica refuses it.
         lab.stop().await;
         let lab = Lab::start(&config("", "writes = \"local\"")).await;
@@ -177,7 +195,7 @@ async fn writes_are_held_while_no_writer_is_known_and_released_by_a_promotion() 
 
         // With nothing to promote, a held write is refused after the window with Retry-After,
         // and beyond the cap a write is refused at once.
-        let lab = Lab::start(&config("writer_hold = \"300ms\"\nmax_held_writes = 1", "")).await;
+        let lab = Lab::start(&config("writer_hold = \"3s\"\nmax_held_writes = 1", "")).await;
         lab.lab
             .cluster
             .lock()
@@ -189,10 +207,33 @@ async fn writes_are_held_while_no_writer_is_known_and_released_by_a_promotion() 
             lab.view("eu-west-1").writer.is_none()
         })
         .await;
-        let answer = lab.write("eu-west-1", "nowhere", &[]).await;
-        assert_eq!(answer.status, 503);
-        assert_eq!(answer.json()["error"], "no_writer");
-        assert_eq!(answer.header("retry-after"), "2");
+        let url = lab.url("eu-west-1", "/ledger");
+        let client = lab.client.clone();
+        let first = tokio::spawn(async move { client.post(&url, &[], "nowhere").await });
+        let runtime = lab.lab.servers[1].runtime().clone();
+        eventually(
+            Duration::from_secs(5),
+            "the first write is held",
+            || async {
+                runtime
+                    .data
+                    .held_writes
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    == 1
+            },
+        )
+        .await;
+        let second = lab.write("eu-west-1", "over the cap", &[]).await;
+        assert_eq!(second.status, 503);
+        assert_eq!(second.json()["error"], "no_writer");
+        assert!(
+            !first.is_finished(),
+            "the cap answered while the first was still held"
+        );
+        let first = first.await.expect("task");
+        assert_eq!(first.status, 503);
+        assert_eq!(first.json()["error"], "no_writer");
+        assert_eq!(first.header("retry-after"), "2");
         lab.stop().await;
     })
     .await;

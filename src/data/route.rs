@@ -115,7 +115,7 @@ pub async fn admit(
         let _held;
         let mut view = state.view();
         if view.writer.is_none() {
-            _held = hold(state, db)?;
+            _held = hold(state, db, ErrorKind::NoWriter)?;
             view = wait_for(state, db.writer_hold, |v| v.writer.is_some()).await;
             let Some(_) = view.writer else {
                 count_held(&route.name, "no_writer");
@@ -134,7 +134,7 @@ pub async fn admit(
                 "exposed"
             }
             Guard::Tripped => {
-                let _held = hold(state, db)?;
+                let _held = hold(state, db, ErrorKind::RpoGuard)?;
                 let view = wait_for(state, db.rpo_hold, |v| {
                     v.writer.is_some_and(|w| guard(v, db, w) != Guard::Tripped)
                 })
@@ -218,14 +218,19 @@ fn count_held(route: &str, outcome: &'static str) {
     .increment(1);
 }
 
-/// Takes a place among the held writes, or refuses at once when they are all taken.
-fn hold<'a>(state: &'a DataState, db: &DatabaseSettings) -> Result<Held<'a>, ErrorKind> {
+/// Takes a place among the held writes, or refuses at once (with the reason it would have
+/// been held for) when they are all taken: holding never grows memory without bound.
+fn hold<'a>(
+    state: &'a DataState,
+    db: &DatabaseSettings,
+    reason: ErrorKind,
+) -> Result<Held<'a>, ErrorKind> {
     let held = state.held_writes.fetch_add(1, Relaxed) + 1;
     let guard = Held(state);
     if held > db.max_held_writes {
         metrics::counter!("meridian_writes_held_total", "route" => "*", "outcome" => "overflow")
             .increment(1);
-        return Err(ErrorKind::Overloaded);
+        return Err(reason);
     }
     Ok(guard)
 }
