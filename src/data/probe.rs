@@ -139,18 +139,31 @@ impl RegionProbe {
         }
         let tls = super::tls::connector(self.settings.tls, self.settings.ca_file.as_deref())
             .map_err(|e| e.to_string())?;
+        // When the session ends (the server shut down or died), probe again at once: a writer
+        // that is gone must stop receiving writes now, not at the next interval.
+        let nudge = self.nudge.clone();
+        let watch = move |connection: tokio::task::JoinHandle<()>| {
+            tokio::spawn(async move {
+                let _ = connection.await;
+                nudge.notify_one();
+            });
+        };
         let connect = async {
             match tls {
                 None => {
                     config.ssl_mode(tokio_postgres::config::SslMode::Disable);
                     let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-                    tokio::spawn(connection);
+                    watch(tokio::spawn(async move {
+                        let _ = connection.await;
+                    }));
                     Ok(client)
                 }
                 Some(tls) => {
                     config.ssl_mode(tokio_postgres::config::SslMode::Require);
                     let (client, connection) = config.connect(tls).await?;
-                    tokio::spawn(connection);
+                    watch(tokio::spawn(async move {
+                        let _ = connection.await;
+                    }));
                     Ok(client)
                 }
             }
