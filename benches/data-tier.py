@@ -90,6 +90,14 @@ def main():
         # that us-east-1 is stopped, so pausing it leaves none within budget).
         call(9900, "POST", "/database/ap-southeast-1/replication/pause")
         paused = time.monotonic()
+        state = None
+        while time.monotonic() - paused < 30:
+            doc = json.loads(call(9901, "GET", "/status")[2])
+            if doc["database"]["guard"] == "tripped":
+                state = time.monotonic() - paused
+                break
+            time.sleep(0.02)
+        print(f"guard state tripped {state:.3f} s after replay paused (budget 5 s)")
         trip = None
         while time.monotonic() - paused < 30:
             status, region, took = write(n)
