@@ -50,6 +50,20 @@ async fn a_write_sent_to_a_replica_region_is_served_by_the_writer_region() {
                 && cookie.contains("HttpOnly"),
             "{cookie}"
         );
+        // PUT and DELETE write too (idempotent, not safe): they go to the writer's region; a GET
+        // without a token stays in its own.
+        let put = lab
+            .client
+            .send(support::request(
+                http::Method::PUT,
+                &lab.url("eu-west-1", "/ledger"),
+                &[],
+                bytes::Bytes::new(),
+            ))
+            .await;
+        assert_eq!(put.header("x-ledger-region"), "us-east-1");
+        let get = lab.client.get(&lab.url("eu-west-1", "/")).await;
+        assert_eq!(get.header("x-ledger-region"), "eu-west-1");
         // A read (no write) stays in its region.
         let id = id_of(&answer);
         let read = lab

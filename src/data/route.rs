@@ -21,6 +21,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 /// Response header on a write admitted while no replica was within the RPO budget.
+///
+/// A write is any request whose method is not safe (GET, HEAD, OPTIONS and TRACE are reads), or
+/// any request on a route with `treat_as_writes`.
 pub const EXPOSED_HEADER: &str = "x-meridian-rpo-exposed";
 /// Response header an application may set with its commit's log position (tighter tokens).
 pub const COMMIT_LSN_HEADER: &str = "x-meridian-commit-lsn";
@@ -75,7 +78,9 @@ pub async fn admit(
     };
     let state = &runtime.data;
     let local = settings.local_region;
-    let write = !req.method.is_idempotent() || route.data.treat_as_writes;
+    // Every method that is not safe (RFC 9110 9.2.1) changes state: PUT and DELETE are
+    // idempotent, but they write all the same.
+    let write = !req.method.is_safe() || route.data.treat_as_writes;
     let forwarded = req
         .headers
         .get(crate::proxy::forward_mark::FORWARD_MARK)
@@ -109,11 +114,13 @@ pub async fn admit(
         return Ok(decision);
     }
     if write {
-        if !route.data.writes_to_writer {
-            return Ok(decision);
-        }
+        let to_writer = route.data.writes_to_writer;
         let _held;
         let mut view = state.view();
+        if !to_writer && view.writer.is_none() {
+            // A route that writes locally, no writer known: nothing to hold for or guard by.
+            return Ok(decision);
+        }
         if view.writer.is_none() {
             _held = hold(state, db, ErrorKind::NoWriter)?;
             view = wait_for(state, db.writer_hold, |v| v.writer.is_some()).await;
@@ -150,6 +157,10 @@ pub async fn admit(
             }
         };
         count_guard(&route.name, decision_label);
+        decision.released = Instant::now();
+        if !to_writer {
+            return Ok(decision);
+        }
         let view = state.view();
         let Some(writer) = view.writer else {
             return Err(ErrorKind::NoWriter);
