@@ -62,6 +62,16 @@ async fn a_write_sent_to_a_replica_region_is_served_by_the_writer_region() {
             ))
             .await;
         assert_eq!(put.header("x-ledger-region"), "us-east-1");
+        // An answer without the app's commit position gets a token from the first writer
+        // position sampled after it ended: at or past the earlier write's.
+        let sampled = put.header("x-meridian-consistency").to_string();
+        let position =
+            |t: &str| u64::from_str_radix(t.split('.').nth(3).unwrap_or("0"), 16).unwrap();
+        assert!(sampled.starts_with("v1."), "{:?}", put.headers);
+        assert!(
+            position(&sampled) >= position(&token),
+            "{sampled} < {token}"
+        );
         let get = lab.client.get(&lab.url("eu-west-1", "/")).await;
         assert_eq!(get.header("x-ledger-region"), "eu-west-1");
         // A read (no write) stays in its region.

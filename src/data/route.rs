@@ -14,7 +14,7 @@ use crate::config::database::DatabaseSettings;
 use crate::error::ErrorKind;
 use crate::message::{ClientRequest, ProxyResponse};
 use crate::runtime::{Runtime, Snapshot};
-use http::{HeaderValue, StatusCode};
+use http::HeaderValue;
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use std::sync::atomic::Ordering::Relaxed;
@@ -447,7 +447,14 @@ impl Decision {
             match tokio::time::timeout(SAMPLE_LIMIT, body.collect()).await {
                 Ok(Ok(collected)) => resp.body = ProxyBody::local(collected.to_bytes()),
                 _ => {
-                    resp.status = StatusCode::BAD_GATEWAY;
+                    // The origin's body broke (or stalled) before its end: the client gets the
+                    // error it would have seen mid-stream, as a whole response.
+                    let id = resp
+                        .headers
+                        .get(crate::proxy::headers::REQUEST_ID)
+                        .cloned()
+                        .unwrap_or(HeaderValue::from_static(""));
+                    *resp = ErrorKind::UpstreamReset.into_response(&id);
                     return None;
                 }
             }
