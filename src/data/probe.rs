@@ -249,7 +249,13 @@ impl RegionProbe {
             received_tli.unwrap_or(0).max(0) as u32
         };
         if writer && timeline > 1 && history.as_ref().is_none_or(|h| h.timeline != timeline) {
-            *history = read_history(client, timeline).await.map(Arc::new);
+            // Read once per timeline; an unreadable file leaves an empty history (no
+            // switchpoints: older tokens go to the writer) rather than a retry every probe.
+            let read = read_history(client, timeline).await;
+            *history = Some(Arc::new(read.unwrap_or(TimelineHistory {
+                timeline,
+                switchpoints: Vec::new(),
+            })));
         }
         Ok(Sample {
             started,
@@ -301,8 +307,9 @@ impl RegionProbe {
     }
 }
 
-/// The writer's timeline history file, read through SQL (needs `pg_read_server_files` or
-/// superuser). None when it cannot be read: lost writes then cannot be told from kept ones.
+/// The writer's timeline history file, read through SQL (needs `EXECUTE` on
+/// `pg_read_file(text)`: the file is inside the data directory). None when it cannot be read:
+/// lost writes then cannot be told from kept ones.
 async fn read_history(client: &tokio_postgres::Client, timeline: u32) -> Option<TimelineHistory> {
     let path = format!("pg_wal/{timeline:08X}.history");
     match client.query_one("SELECT pg_read_file($1)", &[&path]).await {
@@ -312,7 +319,8 @@ async fn read_history(client: &tokio_postgres::Client, timeline: u32) -> Option<
         }
         Err(e) => {
             tracing::warn!(timeline, error = %error_text(&e),
-                "cannot read the writer's timeline history (grant pg_read_server_files): \
+                "cannot read the writer's timeline history (GRANT EXECUTE ON FUNCTION \
+                 pg_read_file(text)): \
                  tokens from before the last promotion are sent to the writer");
             None
         }
