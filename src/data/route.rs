@@ -63,6 +63,24 @@ impl Drop for Held<'_> {
     }
 }
 
+/// Does the data tier have anything to do with this request? Not for a read without a token
+/// (most requests): those skip [`admit`] and [`Decision::finish`] entirely, at the cost of a
+/// scan of the header lines.
+pub fn involved(route: &RouteSpec, req: &ClientRequest) -> bool {
+    !req.method.is_safe()
+        || route.data.treat_as_writes
+        || req.headers.contains(TOKEN_HEADER)
+        || req
+            .headers
+            .get_all("cookie")
+            .any(|c| memchr_str(c.as_bytes(), token::TOKEN_COOKIE.as_bytes()))
+}
+
+/// Does `haystack` contain `needle`?
+fn memchr_str(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Decides where the request goes; an `Err` is the response to send at once.
 pub async fn admit(
     runtime: &Runtime,

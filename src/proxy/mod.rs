@@ -153,25 +153,28 @@ impl Proxy {
             return ErrorKind::Overloaded.into_response(&request_id);
         }
         self.runtime.budget.record_request(started);
-        // The data tier, only with [database]: it may hold, refuse or re-target the request.
+        // The data tier, only with [database] and only for writes and reads with a consistency
+        // token: it may hold, refuse or re-target the request.
         let data = match settings.database {
-            None => None,
-            Some(_) => match Box::pin(crate::data::route::admit(
-                &self.runtime,
-                &snapshot,
-                route,
-                &req,
-                &request_id,
-                self.tls,
-            ))
-            .await
-            {
-                Ok(decision) => Some(Box::new(decision)),
-                Err(kind) => {
-                    count_request(&route.name, "none", kind.status());
-                    return kind.into_response(&request_id);
+            Some(_) if crate::data::route::involved(route, &req) => {
+                match Box::pin(crate::data::route::admit(
+                    &self.runtime,
+                    &snapshot,
+                    route,
+                    &req,
+                    &request_id,
+                    self.tls,
+                ))
+                .await
+                {
+                    Ok(decision) => Some(Box::new(decision)),
+                    Err(kind) => {
+                        count_request(&route.name, "none", kind.status());
+                        return kind.into_response(&request_id);
+                    }
                 }
-            },
+            }
+            _ => None,
         };
         let released = data.as_ref().map_or(started, |d| d.released);
 
