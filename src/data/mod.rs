@@ -98,8 +98,17 @@ impl DataState {
                 "database writer changed");
         }
         let generation = view.generation;
+        let writer_lost = old.writer.is_some() && view.writer.is_none();
         self.view.store(Arc::new(view));
         self.changed.send_replace(generation);
+        if writer_lost {
+            // Writes are held from now on: every region is probed at once (and then more
+            // often, see the probe), so the new writer is seen as soon as it exists.
+            let nudges = self.nudges.lock().unwrap_or_else(|e| e.into_inner());
+            for nudge in nudges.iter().flatten() {
+                nudge.notify_one();
+            }
+        }
     }
 
     /// Registers the nudge of `region`'s probe task.
