@@ -21,13 +21,17 @@
 //! - [`body`]: the response body type sent to clients.
 //! - [`tls`]: rustls configuration.
 //! - [`origin`]: a small origin server with failure modes, for the demo, benches and tests.
-//! - [`demo`]: `meridian demo`, three regions on loopback.
+//! - [`data`]: the data tier: database probes, the writer/lag view, writes to the writer, the
+//!   RPO guard, read-your-writes tokens.
+//! - [`demo`]: `meridian demo`, three regions on loopback (with `--with-database`: PostgreSQL
+//!   and the ledger app).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod admin;
 pub mod body;
 pub mod config;
+pub mod data;
 pub mod demo;
 pub mod error;
 pub mod header_list;
