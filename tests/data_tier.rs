@@ -659,3 +659,40 @@ async fn monitoring_sessions_use_tls_verified_against_the_configured_ca() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demoted_writer_that_rejoins_as_a_replica_is_seen_as_a_replica() {
+    bounded(async {
+        let lab = Lab::start(&config("", "")).await;
+        // The failover engine's sequence: the writer stops, eu-west-1 is promoted, and the old
+        // writer comes back as a replica of the new one. Every Meridian last saw it as the
+        // writer; its first probe of the rejoined server must read it as what it is now.
+        lab.lab
+            .cluster
+            .lock()
+            .await
+            .promote("eu-west-1")
+            .await
+            .expect("promote");
+        lab.wait_writer("eu-west-1").await;
+        lab.lab
+            .cluster
+            .lock()
+            .await
+            .rejoin_as_replica("us-east-1")
+            .await
+            .expect("rejoin");
+        eventually(
+            Duration::from_secs(20),
+            "us-east-1 reads as a replica in every region",
+            || async {
+                support::data::REGIONS
+                    .iter()
+                    .all(|r| lab.view(r).regions[0].role == meridian::data::view::Role::Replica)
+            },
+        )
+        .await;
+        lab.stop().await;
+    })
+    .await;
+}

@@ -209,17 +209,20 @@ impl RegionProbe {
     ) -> Result<Sample, String> {
         let heartbeat = self.settings.heartbeat;
         if heartbeat && last_writer && !conn.heartbeat_ready {
-            conn.client
-                .batch_execute(HEARTBEAT_TABLE)
-                .await
-                .map_err(|e| error_text(&e))?;
-            conn.heartbeat_ready = true;
+            // A server that was the writer may come back as a replica (demoted and rejoined by
+            // the failover engine): its refusal must not end the probe, or the status read
+            // below would never run and the region would stay unknown.
+            match conn.client.batch_execute(HEARTBEAT_TABLE).await {
+                Ok(()) => conn.heartbeat_ready = true,
+                Err(e) => tracing::debug!(region = %self.name, error = %error_text(&e),
+                    "heartbeat table not created"),
+            }
         }
         let client = &conn.client;
         // Pipelined on the one session: status, the heartbeat's age, and (on the writer) a new
         // heartbeat, in one round trip.
         let write = async {
-            if heartbeat && last_writer {
+            if heartbeat && last_writer && conn.heartbeat_ready {
                 client
                     .execute(HEARTBEAT_WRITE, &[&self.heartbeat_source])
                     .await

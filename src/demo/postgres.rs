@@ -458,6 +458,42 @@ impl PgCluster {
         Ok(())
     }
 
+    /// Brings a stopped former primary back as a streaming replica of the current primary, as
+    /// a failover engine rejoins a demoted node: a fresh base backup on the same port.
+    pub async fn rejoin_as_replica(&mut self, name: &str) -> Result<(), PgError> {
+        let i = self.index(name)?;
+        if i == self.primary {
+            return Err(PgError::State(format!("{name} is the primary")));
+        }
+        if self.servers[i].is_running() {
+            return Err(PgError::State(format!(
+                "{name}'s database is still running"
+            )));
+        }
+        let data = self.servers[i].data.clone();
+        std::fs::remove_dir_all(&data).map_err(io(format!("remove {}", data.display())))?;
+        let mut backup = self.run_as.command(&self.bins.bin("pg_basebackup"));
+        backup
+            .args(["-h", "127.0.0.1", "-p"])
+            .arg(self.servers[self.primary].port.to_string())
+            .args(["-U", SUPERUSER, "-D"])
+            .arg(&data)
+            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"]);
+        run(backup, &format!("pg_basebackup for {name}")).await?;
+        let mut server = std::mem::replace(
+            &mut self.servers[i],
+            PgServer {
+                name: name.to_string(),
+                port: 0,
+                data: PathBuf::new(),
+                child: None,
+            },
+        );
+        let launched = self.launch(&mut server).await;
+        self.servers[i] = server;
+        launched
+    }
+
     /// Promotes `name` while the old primary keeps running and taking writes: two writers, as
     /// after a network partition (the old one's clients see no failure). Meridian must fence
     /// the one on the older timeline.
