@@ -22,6 +22,7 @@
 //! - [`tls`]: rustls configuration.
 //! - [`origin`]: a small origin server with failure modes, for the demo, benches and tests.
 //! - [`demo`]: `meridian demo`, three regions on loopback.
+//! - [`drill`]: `meridian drill`, measured RTO and RPO through a failover (load, checker, report).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -29,6 +30,7 @@ pub mod admin;
 pub mod body;
 pub mod config;
 pub mod demo;
+pub mod drill;
 pub mod error;
 pub mod header_list;
 pub mod health;
