@@ -21,7 +21,10 @@
 //! - [`body`]: the response body type sent to clients.
 //! - [`tls`]: rustls configuration.
 //! - [`origin`]: a small origin server with failure modes, for the demo, benches and tests.
-//! - [`demo`]: `meridian demo`, three regions on loopback.
+//! - [`data`]: the data tier: database probes, the writer/lag view, writes to the writer, the
+//!   RPO guard, read-your-writes tokens.
+//! - [`demo`]: `meridian demo`, three regions on loopback (with `--with-database`: PostgreSQL
+//!   and the ledger app).
 //! - [`drill`]: `meridian drill`, measured RTO and RPO through a failover (load, checker, report).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -29,6 +32,7 @@
 pub mod admin;
 pub mod body;
 pub mod config;
+pub mod data;
 pub mod demo;
 pub mod drill;
 pub mod error;

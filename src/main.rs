@@ -64,6 +64,22 @@ enum Command {
         /// Where the demo's failure switch listens.
         #[arg(long, default_value = "127.0.0.1:9900")]
         control: SocketAddr,
+        /// Add a data tier: a PostgreSQL server per region (from the machine's binaries) and
+        /// the ledger app as each region's origin.
+        #[arg(long)]
+        with_database: bool,
+    },
+    /// The ledger app: stores POSTed bodies as rows in its region's database (demo, drills).
+    Ledger {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: SocketAddr,
+        /// Region name (reported in responses).
+        #[arg(long)]
+        region: String,
+        /// The region's database: a postgres:// URL or key=value conninfo (several hosts allowed).
+        #[arg(long, env = "LEDGER_DATABASE_URL")]
+        database: String,
     },
     /// Measure a failover as clients see it: RTO, RPO (acknowledged writes lost), stale reads.
     Drill(Box<DrillArgs>),
@@ -298,9 +314,25 @@ async fn async_main(command: Command, log_format: Option<String>) -> anyhow::Res
             listen,
             admin,
             control,
+            with_database,
         } => {
             init_logging(json_override.unwrap_or(false), "info");
-            meridian::demo::run(listen, admin, control).await
+            if with_database {
+                meridian::demo::data_lab::run(listen, admin, control).await
+            } else {
+                meridian::demo::run(listen, admin, control).await
+            }
+        }
+        Command::Ledger {
+            listen,
+            region,
+            database,
+        } => {
+            init_logging(json_override.unwrap_or(false), "warn");
+            let ledger = meridian::demo::ledger::Ledger::start(&region, listen, &database).await?;
+            eprintln!("ledger {region} on http://{}", ledger.addr());
+            tokio::signal::ctrl_c().await?;
+            Ok(())
         }
         Command::Origin { listen, region } => {
             init_logging(json_override.unwrap_or(false), "warn");

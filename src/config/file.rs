@@ -41,6 +41,9 @@ pub struct ConfigFile {
     pub upstream_tls: UpstreamTlsFile,
     /// Which requests are proxied at all.
     pub routes: Spanned<Vec<RouteFile>>,
+    /// The data tier: each region's database, watched for its writer and replication lag.
+    #[serde(default)]
+    pub database: Option<super::database::DatabaseFile>,
 }
 
 /// `[server]`
@@ -302,6 +305,16 @@ pub struct RouteFile {
     /// Region subset; absent = all.
     #[serde(default)]
     pub regions: Option<Vec<Spanned<String>>>,
+    /// Where writes go when a database is configured: "writer" (default) or "local".
+    #[serde(default)]
+    pub writes: Option<Spanned<String>>,
+    /// Every request on this route is a write, whatever its method (e.g. a GraphQL endpoint).
+    #[serde(default)]
+    pub treat_as_writes: bool,
+    /// What the RPO guard does with a write while no replica is within budget: "hold"
+    /// (default: wait briefly, then 503) or "expose" (send it, mark the response).
+    #[serde(default)]
+    pub rpo_policy: Option<Spanned<String>>,
 }
 
 fn default_listen() -> Spanned<String> {

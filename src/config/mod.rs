@@ -3,6 +3,7 @@
 //! Flow: TOML text -> [`ConfigFile`] (serde, unknown keys rejected) -> [`validate`] -> [`Settings`],
 //! an immutable value the proxy reads through one `ArcSwap` load per request.
 
+pub mod database;
 mod file;
 pub mod reload;
 pub mod source;

@@ -108,6 +108,8 @@ pub struct RouteSpec {
     pub path_prefix: String,
     /// Allowed regions, in config order.
     pub regions: Vec<usize>,
+    /// What the data tier does with this route's requests (inert without `[database]`).
+    pub data: super::database::RouteDataPolicy,
 }
 
 /// Active health checking.
@@ -264,6 +266,8 @@ pub struct Settings {
     pub listener_tls: Option<ListenerTlsFile>,
     /// Upstream TLS options.
     pub upstream_tls: UpstreamTlsFile,
+    /// The data tier (`[database]`), if configured.
+    pub database: Option<super::database::DatabaseSettings>,
 }
 
 impl Settings {
@@ -288,13 +292,17 @@ pub fn parse_and_validate(origin: &str, text: &str) -> Result<Settings, ConfigEr
     v.build(file)
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     origin: &'a str,
     text: &'a str,
 }
 
 impl Validator<'_> {
-    fn error(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(
+        &self,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let position = span
             .filter(|s| !(s.start == 0 && s.end == 0))
             .map(|s| line_col(self.text, s.start));
@@ -305,7 +313,11 @@ impl Validator<'_> {
         }
     }
 
-    fn at<T>(&self, spanned: &toml::Spanned<T>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn at<T>(
+        &self,
+        spanned: &toml::Spanned<T>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         self.error(Some(spanned.span()), message)
     }
 
@@ -436,6 +448,7 @@ impl Validator<'_> {
             }
         };
         let routes = self.routes(&f, &regions)?;
+        let database = self.database(&f, &regions, local_region)?;
         let dns = self.dns(&f)?;
         let listener_tls = f.server.tls.clone();
         if let Some(tls) = &listener_tls
@@ -492,6 +505,7 @@ impl Validator<'_> {
             dns,
             listener_tls,
             upstream_tls: f.upstream_tls.clone(),
+            database,
         })
     }
 
@@ -686,7 +700,9 @@ impl Validator<'_> {
                     idx
                 }
             };
+            let data = self.route_data(r)?;
             out.push(RouteSpec {
+                data,
                 name: r.name.get_ref().clone(),
                 host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
                 path_prefix,

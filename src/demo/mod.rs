@@ -1,4 +1,12 @@
 //! `meridian demo`: three regions on loopback, a Meridian in each, and a switch to break them.
+//!
+//! With `--with-database`, each region also gets a real PostgreSQL server ([`postgres`]: a
+//! primary for us-east-1, streaming replicas for the others) and its origin becomes the
+//! [`ledger`] app on that region's database; the switch gains promote, pause/resume and kill.
+
+pub mod data_lab;
+pub mod ledger;
+pub mod postgres;
 
 use crate::config::{self, EndpointSpec, Scheme, Settings};
 use crate::origin::{Origin, OriginMode};
@@ -13,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The demo's us-east-1 config, also shipped as `config/demo.toml`.
-pub const DEMO_TOML: &str = include_str!("../config/demo.toml");
+pub const DEMO_TOML: &str = include_str!("../../config/demo.toml");
 
 /// Origin and Meridian ports of each demo region, in config order.
 const ORIGIN_PORTS: [u16; 3] = [3001, 3002, 3003];
