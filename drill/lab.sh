@@ -23,7 +23,7 @@
 # Settings (environment): LAB_DIR (/tmp/meridian-lab), LAB_IPS ("127.0.0.21 127.0.0.22
 # 127.0.0.23"), MERIDIAN_BIN (target/debug/meridian), PATRONI_TTL (10), PATRONI_LOOP_WAIT (1),
 # PATRONI_RETRY_TIMEOUT (3), PATRONI_MAX_LAG (1048576 bytes), RPO_BUDGET (5s),
-# DATABASE_PROBE (250ms), WRITE_HOLD (15s).
+# DATABASE_PROBE (250ms), WRITE_HOLD (15s); LAB_APPS=0 brings up only etcd and Patroni.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +43,7 @@ PY=/usr/bin/python3
 PG_SUPER_PASSWORD=lab-superuser
 PG_REPL_PASSWORD=lab-replicator
 LEDGER_PASSWORD=lab-ledger
+MERIDIAN_PASSWORD=lab-meridian
 FORWARD_SECRET=lab-forward-secret
 
 log() { printf '[lab %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -296,6 +297,17 @@ DO \$\$ BEGIN
 END \$\$;
 SELECT 'CREATE DATABASE ledger OWNER ledger' WHERE NOT EXISTS
   (SELECT FROM pg_database WHERE datname = 'ledger')\gexec
+-- Meridian's monitoring role: reads replication state (pg_monitor) and writes its heartbeat
+-- row in a database of its own; it cannot touch the ledger.
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'meridian') THEN
+    CREATE ROLE meridian LOGIN PASSWORD '$MERIDIAN_PASSWORD' IN ROLE pg_monitor;
+  END IF;
+END \$\$;
+SELECT 'CREATE DATABASE meridian OWNER meridian' WHERE NOT EXISTS
+  (SELECT FROM pg_database WHERE datname = 'meridian')\gexec
+REVOKE CONNECT ON DATABASE ledger FROM PUBLIC;
+GRANT CONNECT ON DATABASE ledger TO ledger;
 SQL
   start_apps_and_meridians
   log "up: writer $(writer_region); Meridians on ${IPS[0]}:8080 ${IPS[1]}:8080 ${IPS[2]}:8080"
@@ -324,7 +336,7 @@ start_app() {
 
 write_meridian_config() {
   local i=$1 d; d=$(dir "$1")
-  local policy=refuse; [ -f "$LAB_DIR/guard-off" ] && policy=expose
+  local policy=hold; [ -f "$LAB_DIR/guard-off" ] && policy=expose
   {
     cat <<EOF
 # Region ${REGIONS[$i]} of the drill lab, as in production: the local ledger app, siblings
@@ -358,18 +370,33 @@ EOF
       fi
     done
     database_section "$i" "$policy"
-    printf '[[routes]]\nname = "ledger"\n'
+    printf '[[routes]]\nname = "ledger"\nrpo_policy = "%s"\n' "$policy"
   } >"$d/meridian.toml"
 }
 
 # The [database] section (data-aware routing); its keys come from the data tier's config.
 database_section() { # index policy
-  die "the [database] section needs the data tier (issue 16): run with LAB_APPS=0 until it lands"
+  local j
+  cat <<EOF
+[database]
+kind = "postgres"
+tls = "disable"                     # loopback
+password_env = "MERIDIAN_DATABASE_PASSWORD"
+probe_interval = "$DATABASE_PROBE"
+rpo_budget = "$RPO_BUDGET"
+writer_hold = "$WRITE_HOLD"
+
+[database.regions]
+EOF
+  for j in 0 1 2; do
+    printf '"%s" = "host=%s port=5432 user=meridian dbname=meridian"\n' "${REGIONS[$j]}" "${IPS[$j]}"
+  done
+  printf '\n'
 }
 
 start_meridian() {
   local i=$1
-  spawn "$i" meridian no env MERIDIAN_DB_PASSWORD="$PG_SUPER_PASSWORD" \
+  spawn "$i" meridian no env MERIDIAN_DATABASE_PASSWORD="$MERIDIAN_PASSWORD" \
     "$MERIDIAN" --log-format json run --config "$(dir "$i")/meridian.toml"
 }
 
