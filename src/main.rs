@@ -137,6 +137,10 @@ struct DrillArgs {
     /// Writer's database (postgres:// URL or key=value conninfo) for the final read.
     #[arg(long)]
     check_database: Option<String>,
+    /// CA bundle that verifies the database's certificate and host name (e.g. the RDS bundle);
+    /// without it, sslmode=require in the URL encrypts without verifying.
+    #[arg(long)]
+    check_database_ca: Option<String>,
     /// How long the final read keeps looking for a writer.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     check_patience: Duration,
@@ -179,6 +183,7 @@ impl DrillArgs {
             steps: self.steps,
             scenario: self.scenario,
             check_database: self.check_database,
+            check_database_ca: self.check_database_ca,
             check_patience: self.check_patience,
             json: self.json,
             rto: self.rto,

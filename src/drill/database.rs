@@ -6,8 +6,11 @@
 //! connection failures and replicas are retried until `patience` runs out.
 
 use super::check::DbRow;
+use crate::config::database::DatabaseTls;
 use std::time::Duration;
 use tokio::time::Instant;
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Why the final read failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,8 +29,11 @@ pub enum FinalReadError {
 }
 
 /// Reads every `ledger` row whose body starts with `prefix` from the writer at `url`.
+/// TLS: `sslmode=require` in the URL encrypts without checking the certificate; a `ca_file`
+/// (e.g. the RDS bundle) encrypts and verifies the certificate and host name; otherwise plain.
 pub async fn final_read(
     url: &str,
+    ca_file: Option<&str>,
     prefix: &str,
     patience: Duration,
 ) -> Result<Vec<DbRow>, FinalReadError> {
@@ -36,9 +42,21 @@ pub async fn final_read(
         .map_err(|e: tokio_postgres::Error| FinalReadError::BadUrl(e.to_string()))?;
     config.connect_timeout(Duration::from_secs(3));
     config.application_name("meridian-drill");
+    let mode = match (ca_file, config.get_ssl_mode()) {
+        (Some(_), _) => DatabaseTls::VerifyFull,
+        (None, SslMode::Require) => DatabaseTls::Require,
+        (None, _) => DatabaseTls::Disable,
+    };
+    let tls = crate::data::tls::connector(mode, ca_file)
+        .map_err(|e| FinalReadError::BadUrl(format!("TLS: {e}")))?;
+    if tls.is_none() {
+        config.ssl_mode(SslMode::Disable);
+    } else {
+        config.ssl_mode(SslMode::Require);
+    }
     let deadline = Instant::now() + patience;
     loop {
-        let last = match attempt(&config, prefix).await {
+        let last = match attempt(&config, tls.as_ref(), prefix).await {
             Ok(rows) => return Ok(rows),
             Err(e) => e,
         };
@@ -49,12 +67,27 @@ pub async fn final_read(
     }
 }
 
-async fn attempt(config: &tokio_postgres::Config, prefix: &str) -> Result<Vec<DbRow>, String> {
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| error_text(&e))?;
-    let conn = tokio::spawn(connection);
+async fn attempt(
+    config: &tokio_postgres::Config,
+    tls: Option<&MakeRustlsConnect>,
+    prefix: &str,
+) -> Result<Vec<DbRow>, String> {
+    let (client, conn) = match tls {
+        Some(tls) => {
+            let (client, connection) = config
+                .connect(tls.clone())
+                .await
+                .map_err(|e| error_text(&e))?;
+            (client, tokio::spawn(connection))
+        }
+        None => {
+            let (client, connection) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| error_text(&e))?;
+            (client, tokio::spawn(connection))
+        }
+    };
     let result = async {
         let replica: bool = client
             .query_one("SELECT pg_is_in_recovery()", &[])

@@ -64,6 +64,8 @@ pub struct DrillSpec {
     pub scenario: String,
     /// Connection string of the writer's database for the final read.
     pub check_database: Option<String>,
+    /// CA bundle to verify the database's certificate (e.g. the RDS bundle).
+    pub check_database_ca: Option<String>,
     /// How long the final read keeps trying to find a writer.
     pub check_patience: Duration,
     /// Where to write the JSON report (the SVG goes next to it).
@@ -270,7 +272,14 @@ pub async fn run(spec: &DrillSpec) -> Result<Report, DrillError> {
     let mut database = DatabaseReport::default();
     let final_rows = match &spec.check_database {
         None => None,
-        Some(url) => match database::final_read(url, &canary_prefix, spec.check_patience).await {
+        Some(url) => match database::final_read(
+            url,
+            spec.check_database_ca.as_deref(),
+            &canary_prefix,
+            spec.check_patience,
+        )
+        .await
+        {
             Ok(rows) => {
                 database.checked = true;
                 database.rows = rows.len() as u64;
@@ -440,6 +449,7 @@ mod tests {
             steps: Vec::new(),
             scenario: "t".into(),
             check_database: None,
+            check_database_ca: None,
             check_patience: Duration::from_secs(1),
             json: None,
             rto: None,
