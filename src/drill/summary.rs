@@ -278,3 +278,80 @@ fn list_or_none(items: &[String]) -> String {
         items.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drill::report::{Objectives, Reads, Writes};
+
+    fn report(met: bool) -> Report {
+        Report {
+            scenario: "writer-db-kill".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            canary_prefix: "drill-x-".into(),
+            targets: vec!["http://a".into(), "http://b".into()],
+            rate_per_s: 50.0,
+            duration_ms: 30_000,
+            write_share: 0.5,
+            cross_region_share: 0.5,
+            slow_ms: 1000,
+            timeout_ms: 25_000,
+            fault_at_ms: Some(8000),
+            heal_at_ms: None,
+            hooks: Vec::new(),
+            database: DatabaseReport {
+                checked: true,
+                rows: 700,
+                error: None,
+            },
+            writes: Writes {
+                sent: 750,
+                acknowledged: 700,
+                errors: 3,
+                rto_ms: Some(10_400),
+                lost: 2,
+                rpo_ms: 80,
+                ..Writes::default()
+            },
+            reads: Reads {
+                sent: 750,
+                rto_ms: None,
+                ..Reads::default()
+            },
+            objectives: Objectives {
+                rto_ms: Some(11_000),
+                rpo_ms: Some(5000),
+                met,
+                missed: if met {
+                    Vec::new()
+                } else {
+                    vec!["reads did not recover before the drill ended".into()]
+                },
+            },
+            lost_writes: Vec::new(),
+            stale_reads: Vec::new(),
+            duplicates: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_table_states_the_figures_and_the_verdict() {
+        let t = report(true).table();
+        assert!(t.contains("writer-db-kill"), "{t}");
+        assert!(t.contains("10400 ms") && t.contains("not recovered"), "{t}");
+        assert!(t.contains("2 lost (RPO 80 ms"), "{t}");
+        assert!(
+            t.contains("objectives met: RTO 11000 ms, RPO 5000 ms"),
+            "{t}"
+        );
+        let missed = report(false).table();
+        assert!(
+            missed.contains("OBJECTIVES MISSED: reads did not recover"),
+            "{missed}"
+        );
+        assert_eq!(
+            report(true).headline(),
+            "writes: RTO 10400 ms, 3 errors, 2 lost (RPO 80 ms) | reads: RTO not recovered, 0 errors, 0 stale"
+        );
+    }
+}
