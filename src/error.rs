@@ -40,6 +40,12 @@ pub enum ErrorKind {
     /// No region has an endpoint to try (e.g. every name failed to resolve).
     #[error("no_endpoint")]
     NoEndpoint,
+    /// A write was held while no database writer was known, and none appeared in time.
+    #[error("no_writer")]
+    NoWriter,
+    /// The RPO guard refused a write: no replica in another region is within the budget.
+    #[error("rpo_guard")]
+    RpoGuard,
 }
 
 impl ErrorKind {
@@ -49,7 +55,9 @@ impl ErrorKind {
             ErrorKind::NoRoute => StatusCode::NOT_FOUND,
             ErrorKind::BadRequest | ErrorKind::ClientBody => StatusCode::BAD_REQUEST,
             ErrorKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Overloaded | ErrorKind::NoWriter | ErrorKind::RpoGuard => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorKind::ConnectFailed | ErrorKind::UpstreamReset | ErrorKind::NoEndpoint => {
                 StatusCode::BAD_GATEWAY
             }
@@ -65,8 +73,13 @@ impl ErrorKind {
         let h = &mut resp.headers;
         h.append("content-type", HeaderValue::from_static("application/json"));
         h.append(crate::proxy::headers::REQUEST_ID, request_id.clone());
-        if self == ErrorKind::Overloaded {
-            h.append("retry-after", HeaderValue::from_static("1"));
+        match self {
+            ErrorKind::Overloaded => h.append("retry-after", HeaderValue::from_static("1")),
+            // A database failover or a replication backlog: worth a few seconds.
+            ErrorKind::NoWriter | ErrorKind::RpoGuard => {
+                h.append("retry-after", HeaderValue::from_static("2"))
+            }
+            _ => {}
         }
         if self == ErrorKind::BadRequest || self == ErrorKind::ClientBody {
             h.append("connection", HeaderValue::from_static("close"));

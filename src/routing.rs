@@ -102,6 +102,15 @@ fn healthy_siblings(snapshot: &Snapshot, route: &RouteSpec) -> Vec<usize> {
 // === impl FailoverPlan ===
 
 impl FailoverPlan<'_> {
+    /// A plan of one region and no other (the data tier's choice: the database writer's).
+    pub fn only(region: usize) -> Self {
+        FailoverPlan {
+            regions: vec![region],
+            fail_open: false,
+            unordered: None,
+        }
+    }
+
     /// The region to try `n`th (0 = first), ordering the siblings when first asked past the
     /// local region.
     pub fn region(&mut self, n: usize, snapshot: &Snapshot) -> Option<usize> {

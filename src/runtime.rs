@@ -59,6 +59,8 @@ pub struct Snapshot {
     pub route_metrics: Vec<Vec<RouteRegionMetrics>>,
     /// When this snapshot was stored.
     pub loaded_at: SystemTime,
+    /// Signs consistency tokens (read-your-writes); set when `[database]` is configured.
+    pub token_key: Option<crate::data::token::TokenKey>,
 }
 
 impl Snapshot {
@@ -140,7 +142,12 @@ impl Snapshot {
                     .collect()
             })
             .collect();
+        let token_key = settings
+            .database
+            .as_ref()
+            .map(|_| crate::data::token::TokenKey::new(secret.as_bytes()));
         Ok(Self {
+            token_key,
             route_metrics,
             settings: Arc::new(settings),
             regions,
@@ -185,6 +192,8 @@ pub struct Runtime {
     pub shutdown: CancellationToken,
     /// The last config reload attempt, if any.
     reload_status: ArcSwapOption<ReloadStatus>,
+    /// The data tier's view of the databases (empty without `[database]`).
+    pub data: crate::data::DataState,
 }
 
 impl Runtime {
@@ -200,6 +209,7 @@ impl Runtime {
             tls,
             shutdown: CancellationToken::new(),
             reload_status: ArcSwapOption::empty(),
+            data: crate::data::DataState::new(),
         })
     }
 

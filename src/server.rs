@@ -134,6 +134,7 @@ impl Server {
         tasks.spawn(Admin::new(admin, runtime.clone(), reload.clone()).run());
         tasks.spawn(HealthChecker::new(runtime.clone()).run());
         tasks.spawn(DnsDiscovery::new(runtime.clone()).run());
+        tasks.spawn(crate::data::DataMonitor::new(runtime.clone()).run());
         tracing::info!(%addr, %admin_addr, local_region = %settings.local().name,
             config_version = %settings.version, "meridian started");
         Ok(Self {

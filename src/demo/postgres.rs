@@ -420,6 +420,42 @@ impl PgCluster {
         Ok(())
     }
 
+    /// Promotes `name` while the old primary keeps running and taking writes: two writers, as
+    /// after a network partition (the old one's clients see no failure). Meridian must fence
+    /// the one on the older timeline.
+    pub async fn promote_keeping_old_primary(&mut self, name: &str) -> Result<(), PgError> {
+        let target = self.index(name)?;
+        let client = connect(&self.servers[target].conninfo())
+            .await
+            .map_err(sql(format!("connect to {name}")))?;
+        client
+            .execute("SELECT pg_promote(true, 60)", &[])
+            .await
+            .map_err(sql(format!("promote {name}")))?;
+        self.primary = target;
+        Ok(())
+    }
+
+    /// Cuts a replica off its stream (its `primary_conninfo` points at a closed port): it keeps
+    /// serving reads of what it has and receives nothing more.
+    pub async fn cut_replication(&self, name: &str) -> Result<(), PgError> {
+        let i = self.index(name)?;
+        let dead = free_port()?;
+        let client = connect(&self.servers[i].conninfo())
+            .await
+            .map_err(sql(format!("connect to {name}")))?;
+        client
+            .batch_execute(&format!(
+                "ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port={dead} user={SUPERUSER}'"
+            ))
+            .await
+            .map_err(sql(format!("cut {name}")))?;
+        client
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .map_err(sql(format!("reload {name}")))
+    }
+
     /// Pauses (true) or resumes (false) WAL replay on a replica: it keeps receiving, stops
     /// applying, so its data and its heartbeat fall behind.
     pub async fn set_replay_paused(&self, name: &str, paused: bool) -> Result<(), PgError> {

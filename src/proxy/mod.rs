@@ -153,6 +153,27 @@ impl Proxy {
             return ErrorKind::Overloaded.into_response(&request_id);
         }
         self.runtime.budget.record_request(started);
+        // The data tier, only with [database]: it may hold, refuse or re-target the request.
+        let data = match settings.database {
+            None => None,
+            Some(_) => match Box::pin(crate::data::route::admit(
+                &self.runtime,
+                &snapshot,
+                route,
+                &req,
+                &request_id,
+                self.tls,
+            ))
+            .await
+            {
+                Ok(decision) => Some(Box::new(decision)),
+                Err(kind) => {
+                    count_request(&route.name, "none", kind.status());
+                    return kind.into_response(&request_id);
+                }
+            },
+        };
+        let released = data.as_ref().map_or(started, |d| d.released);
 
         // The request's two waits (a small body read whole, then the attempts) are awaited here
         // and the steps around them are plain functions: each async layer would add a copy of
@@ -161,16 +182,20 @@ impl Proxy {
             count_request(&route.name, "none", kind.status());
             kind.into_response(&request_id)
         };
-        let prepared = match self.prepare(req, peer, &snapshot, route, host, &request_id, started) {
+        let prepared = match self.prepare(req, peer, &snapshot, route, host, &request_id, released)
+        {
             Ok(prepared) => prepared,
             Err(kind) => return failed(kind),
         };
         let Prepared {
             ctx,
-            plan,
+            mut plan,
             read_body_first,
             client_upgrade,
         } = prepared;
+        if let Some(target) = data.as_ref().and_then(|d| d.target) {
+            plan = routing::FailoverPlan::only(target);
+        }
         if read_body_first {
             // Small bodies are read whole first, so they can be retried and hedged.
             match tokio::time::timeout_at(ctx.deadline.into(), ctx.body.fill()).await {
@@ -190,6 +215,9 @@ impl Proxy {
             Ok(answered) => answered,
             Err(kind) => return failed(kind),
         };
+        if let Some(data) = data {
+            Box::pin(data.finish(&mut resp, &self.runtime, &snapshot)).await;
+        }
         if version < http::Version::HTTP_2
             && resp.status != StatusCode::SWITCHING_PROTOCOLS
             && self.runtime.draining.load(Relaxed)

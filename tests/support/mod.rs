@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod client;
+pub mod data;
 pub mod origin;
 pub mod proxy;
 pub mod relay;
