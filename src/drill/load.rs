@@ -16,16 +16,9 @@ use tokio::time::Instant;
 /// a read-your-writes violation shows.
 const RECENT_ACKS: usize = 32;
 
-/// Response header naming the region whose Meridian served the request.
-pub const REGION_HEADER: &str = "x-meridian-region";
-/// Consistency token, response and request header (also the cookie's value).
-pub const TOKEN_HEADER: &str = "x-meridian-consistency";
-/// The token's cookie name.
-pub const TOKEN_COOKIE: &str = "meridian_consistency";
-/// A read whose token names a write lost in a failover.
-pub const LOST_HEADER: &str = "x-meridian-consistency-lost";
-/// A write admitted while replication was behind the RPO budget.
-pub const EXPOSED_HEADER: &str = "x-meridian-rpo-exposed";
+use crate::data::route::EXPOSED_HEADER;
+use crate::data::token::{LOST_HEADER, TOKEN_COOKIE, TOKEN_HEADER};
+use crate::proxy::headers::SERVED_BY as REGION_HEADER;
 
 /// What to send, how fast, for how long.
 #[derive(Debug, Clone)]
