@@ -102,9 +102,16 @@ run_one() {
   local code=0
   "$MERIDIAN" drill "${targets[@]}" --rate "$RATE" --duration "$duration" "${fault_args[@]}" \
     --scenario "$name" --timeout 25s \
-    --check-database "$(check_url)" --json "$OUT/$name.json" --rto "$rto" --rpo "$rpo" \
+    --check-database "$(check_url)" --json "$OUT/$name.json" --records "$OUT/$name.records.jsonl" --rto "$rto" --rpo "$rpo" \
     || code=$?
   settings >"$OUT/$name.settings"
+  # Keep every daemon's log for a closer look (Patroni's decisions, Meridian's JSON lines).
+  rm -rf "$OUT/$name.logs"; mkdir -p "$OUT/$name.logs"
+  for r in us-east-1 eu-west-1 ap-southeast-1; do
+    for f in "${LAB_DIR:-/tmp/meridian-lab}/$r"/*.log; do
+      [ -f "$f" ] && cp "$f" "$OUT/$name.logs/$r-$(basename "$f")"
+    done
+  done
   "$LAB" down
   trap - EXIT
   local outcome

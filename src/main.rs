@@ -147,6 +147,9 @@ struct DrillArgs {
     /// Write the JSON report here (and the SVG plot next to it).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Write every request here, one JSON object per line (times in microseconds).
+    #[arg(long)]
+    records: Option<PathBuf>,
     /// RTO objective: exit 1 when writes or reads take longer to recover.
     #[arg(long, value_parser = humantime::parse_duration)]
     rto: Option<Duration>,
@@ -186,6 +189,7 @@ impl DrillArgs {
             check_database_ca: self.check_database_ca,
             check_patience: self.check_patience,
             json: self.json,
+            records: self.records,
             rto: self.rto,
             rpo: self.rpo,
             slow: self.slow,

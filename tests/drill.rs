@@ -29,6 +29,7 @@ fn spec(target: String, database: String) -> DrillSpec {
         check_database_ca: None,
         check_patience: Duration::from_secs(10),
         json: Some(support::tmp_path("drill.json")),
+        records: None,
         rto: None,
         rpo: Some(Duration::ZERO),
         slow: Duration::from_secs(1),

@@ -84,6 +84,8 @@ pub struct StaleRead {
     pub kind: StaleKind,
     /// It went to another region's front door than the write.
     pub cross_region: bool,
+    /// It carried the write's consistency token (no token: the write's answer had none).
+    pub had_token: bool,
     /// Region whose Meridian answered.
     pub region: Option<String>,
     /// When it was sent (microseconds since the drill started).
@@ -209,6 +211,7 @@ pub fn check(records: &[Record], final_read: Option<&[DbRow]>) -> Check {
                 write_seq,
                 kind,
                 cross_region: r.cross_region,
+                had_token: r.token.is_some(),
                 region: r.region.clone(),
                 scheduled_us: r.scheduled_us,
                 write_fate,
@@ -284,7 +287,8 @@ mod tests {
     fn a_stale_read_is_found() {
         let w1 = write(1, 100, Some(1), Outcome::Ok);
         let fresh = read(2, &w1, 150, Outcome::Ok);
-        let stale = read(3, &w1, 160, Outcome::NotFound);
+        let mut stale = read(3, &w1, 160, Outcome::NotFound);
+        stale.token = Some("t".into());
         let rows = [row(1, "c-1")];
         let c = check(&[w1, fresh, stale], Some(&rows));
         assert_eq!(c.stale_reads.len(), 1);
@@ -292,7 +296,7 @@ mod tests {
         assert_eq!((s.read_seq, s.write_seq), (3, 1));
         assert_eq!(s.kind, StaleKind::NotFound);
         assert_eq!(s.write_fate, Fate::Stable);
-        assert!(s.cross_region);
+        assert!(s.cross_region && s.had_token);
     }
 
     #[test]

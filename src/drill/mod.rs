@@ -70,6 +70,8 @@ pub struct DrillSpec {
     pub check_patience: Duration,
     /// Where to write the JSON report (the SVG goes next to it).
     pub json: Option<PathBuf>,
+    /// Where to write every request as one JSON object per line (for a closer look).
+    pub records: Option<PathBuf>,
     /// RTO objective.
     pub rto: Option<Duration>,
     /// RPO objective.
@@ -331,6 +333,9 @@ pub async fn run(spec: &DrillSpec) -> Result<Report, DrillError> {
     if let Some(path) = &spec.json {
         write_outputs(path, &report, &records, &check, timeline, spec.slow)?;
     }
+    if let Some(path) = &spec.records {
+        write_records(path, &records)?;
+    }
     Ok(report)
 }
 
@@ -390,6 +395,19 @@ fn write_outputs(
         marks,
     });
     write(&svg_path(path), svg.as_bytes())
+}
+
+fn write_records(path: &Path, records: &[record::Record]) -> Result<(), DrillError> {
+    let mut out = Vec::with_capacity(records.len() * 256);
+    for r in records {
+        if serde_json::to_writer(&mut out, r).is_ok() {
+            out.push(b'\n');
+        }
+    }
+    std::fs::write(path, out).map_err(|source| DrillError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The live line: elapsed, rate, errors, requests in flight. On a terminal it is redrawn in
@@ -452,6 +470,7 @@ mod tests {
             check_database_ca: None,
             check_patience: Duration::from_secs(1),
             json: None,
+            records: None,
             rto: None,
             rpo: None,
             slow: Duration::from_secs(1),

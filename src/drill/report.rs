@@ -154,6 +154,9 @@ pub struct Reads {
     pub stale_cross_region: u64,
     /// Of them, for a write the final read shows lost (the loss seen early).
     pub stale_of_lost_writes: u64,
+    /// Of them, sent without a token because the write's answer carried none (Meridian
+    /// cannot promise read-your-writes for those).
+    pub stale_without_token: u64,
     /// Answered with `x-meridian-consistency-lost` for a write that is lost.
     pub lost_reported: u64,
     /// Answered with `x-meridian-consistency-lost` for a write that is stable.
@@ -245,6 +248,7 @@ pub fn figures(records: &[Record], check: &Check, timeline: Timeline, slow: Dura
             .iter()
             .filter(|s| s.write_fate == super::check::Fate::Lost)
             .count() as u64,
+        stale_without_token: check.stale_reads.iter().filter(|s| !s.had_token).count() as u64,
         lost_reported: check.lost_reported,
         false_lost_reports: check.false_lost_reports,
         cross_region: count(&reads, |r| r.cross_region),

@@ -184,11 +184,12 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "reads: {} stale ({} cross-region, {} of lost writes); {} reported lost, {} \
-             wrongly; {} cross-region reads",
+            "reads: {} stale ({} cross-region, {} of lost writes, {} without a token); {} \
+             reported lost, {} wrongly; {} cross-region reads",
             r.stale,
             r.stale_cross_region,
             r.stale_of_lost_writes,
+            r.stale_without_token,
             r.lost_reported,
             r.false_lost_reports,
             r.cross_region
