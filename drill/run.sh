@@ -8,9 +8,9 @@
 #   drill/run.sh list            the scenarios and what each expects
 #
 # Environment: DRILL_RATE (50/s), DRILL_DURATION (45s), FAULT_AT (10s), HEAL_AT (30s),
-# plus everything drill/lab.sh reads (PATRONI_TTL...). The RTO objective is the failover
-# engine's ttl + 1 s; the RPO objective is the RPO guard's budget (0 in synchronous mode and
-# for a planned switchover).
+# DRILL_RTO / DRILL_RPO (override the objectives), plus everything drill/lab.sh reads
+# (PATRONI_TTL...). The RTO objective is the failover engine's ttl + 1 s; the RPO objective is
+# the RPO guard's budget (0 in synchronous mode and for a planned switchover).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,6 +63,7 @@ run_one() {
   name=$(field "$line" 0); flags=$(field "$line" 1); kind=$(field "$line" 2)
   region=$(field "$line" 3); heal=$(field "$line" 4); rto=$(field "$line" 5)
   rpo=$(field "$line" 6); expect=$(field "$line" 7)
+  rto=${DRILL_RTO:-$rto}; rpo=${DRILL_RPO:-$rpo}
   [ -x "$MERIDIAN" ] || cargo build --quiet
   mkdir -p "$OUT"
   trap '"$LAB" down >/dev/null 2>&1 || true' EXIT
