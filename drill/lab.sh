@@ -269,6 +269,7 @@ kill_postgres() { # index signal
 
 up() {
   [ "${1:-}" = --sync ] && export LAB_SYNC=on
+  [ "$(id -u)" = 0 ] || die "run as root: the lab installs packages and runs PostgreSQL, etcd and Patroni as the postgres user"
   need_packages
   [ -x "$MERIDIAN" ] || die "$MERIDIAN not built (cargo build)"
   if [ -d "$LAB_DIR" ]; then log "a lab is already in $LAB_DIR: taking it down first"; down; fi

@@ -10,7 +10,7 @@ const BUCKET_US: u64 = 100_000;
 /// Left margin (y labels), right margin, top (title and marks), panel height, gap, bottom.
 const LEFT: f64 = 56.0;
 const RIGHT: f64 = 16.0;
-const TOP: f64 = 64.0;
+const TOP: f64 = 76.0;
 const PANEL: f64 = 170.0;
 const GAP: f64 = 40.0;
 const BOTTOM: f64 = 64.0;
@@ -144,15 +144,22 @@ pub fn svg(input: &PlotInput<'_>) -> String {
         );
         t += step_s;
     }
-    for m in &input.marks {
+    // Labels of marks closer than a label's width stack upwards instead of overlapping.
+    let mut marks: Vec<&Mark> = input.marks.iter().collect();
+    marks.sort_by_key(|m| m.at_us);
+    let mut last_x = f64::MIN;
+    let mut row = 0.0;
+    for m in marks {
         let x = LEFT + m.at_us as f64 / BUCKET_US as f64 * bw;
+        row = if x - last_x < 48.0 { row + 1.0 } else { 0.0 };
+        last_x = x;
         let _ = writeln!(
             s,
             r#"<line x1="{x:.1}" y1="{:.0}" x2="{x:.1}" y2="{axis}" stroke="{}" stroke-width="2" stroke-dasharray="6 3"/><text x="{:.1}" y="{:.0}" fill="{}">{}</text>"#,
             TOP - 8.0,
             m.colour,
             x + 3.0,
-            TOP - 10.0,
+            TOP - 10.0 - 12.0 * row,
             m.colour,
             escape(&m.label)
         );

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// At most this many lost writes and stale reads are listed one by one in the JSON.
-const LISTED: usize = 200;
+const LISTED: usize = 1000;
 
 /// The instants that shape a report (microseconds since the drill started).
 #[derive(Debug, Clone, Copy, Default)]

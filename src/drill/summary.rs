@@ -54,9 +54,9 @@ pub struct Report {
     pub reads: Reads,
     /// The verdict.
     pub objectives: Objectives,
-    /// Lost writes, oldest first (at most 200 listed; `writes.lost` has the count).
+    /// Lost writes, oldest first (at most 1000 listed; `writes.lost` has the count).
     pub lost_writes: Vec<LostWrite>,
-    /// Stale reads (at most 200 listed; `reads.stale` has the count).
+    /// Stale reads (at most 1000 listed; `reads.stale` has the count).
     pub stale_reads: Vec<StaleRead>,
     /// Canaries stored more than once.
     pub duplicates: Vec<Duplicate>,
