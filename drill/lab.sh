@@ -13,6 +13,8 @@
 #   drill/lab.sh down                  stop everything, remove the lab directory
 #   drill/lab.sh status                processes, Patroni's view, the writer
 #   drill/lab.sh writer                the writer region's name
+#   drill/lab.sh etcd-leader           the region whose etcd member leads the raft group
+#   drill/lab.sh etcd-lead REGION      move the etcd raft leadership there
 #   drill/lab.sh sync on|off           switch Patroni's synchronous_mode at run time
 #   drill/lab.sh guard on|off          switch Meridian's RPO guard (policy refuse / expose)
 #   drill/lab.sh fault KIND REGION     inject a fault; REGION may be `writer` or `replica`
@@ -104,6 +106,33 @@ wait_for() { # seconds description command...
 }
 
 http_ok() { [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$1")" = 200 ]; }
+
+# The region whose etcd member is the raft leader (a leader change re-grants every lease, so
+# losing it with the writer adds to Patroni's switch time).
+etcd_leader() {
+  local i status self leader
+  for i in 0 1 2; do
+    status=$(curl -s -m 1 -X POST "http://${IPS[$i]}:2379/v3/maintenance/status" -d '{}') || continue
+    read -r self leader < <($PY -c 'import json,sys; s=json.loads(sys.argv[1]); print(s["header"]["member_id"], s["leader"])' "$status" 2>/dev/null) || continue
+    if [ "$self" = "$leader" ]; then echo "${REGIONS[$i]}"; return 0; fi
+  done
+  return 1
+}
+
+# Moves the etcd raft leadership to a region's member (asked of every member; the leader obeys).
+etcd_lead() { # index
+  local target i
+  target=$(curl -s -m 1 -X POST "http://${IPS[$1]}:2379/v3/maintenance/status" -d '{}' \
+    | $PY -c 'import json,sys; print(json.load(sys.stdin)["header"]["member_id"])') \
+    || die "etcd ${REGIONS[$1]} does not answer"
+  for i in 0 1 2; do
+    curl -s -m 5 -X POST "http://${IPS[$i]}:2379/v3/maintenance/transfer-leadership" \
+      -d "{\"targetID\": \"$target\"}" >/dev/null || true
+  done
+  wait_for 10 "etcd leadership in ${REGIONS[$1]}" etcd_leader_is "${REGIONS[$1]}"
+}
+
+etcd_leader_is() { [ "$(etcd_leader)" = "$1" ]; }
 
 writer_region() {
   local i
@@ -493,6 +522,7 @@ status() {
   echo "patroni (name role state lag timeline):"
   cluster | sed 's/^/  /' || echo "  no Patroni answers"
   echo "writer: $(writer_region || echo none)"
+  echo "etcd leader: $(etcd_leader || echo none)"
 }
 
 case ${1:-} in
@@ -500,6 +530,8 @@ case ${1:-} in
   down) down ;;
   status) status ;;
   writer) writer_region ;;
+  etcd-leader) etcd_leader ;;
+  etcd-lead) etcd_lead "$(region_index "${2:-}")"; log "etcd raft leader: $(etcd_leader)" ;;
   sync)
     case ${2:-} in on) v=true ;; off) v=false ;; *) die "usage: sync on|off" ;; esac
     w=$(region_index writer)

@@ -79,6 +79,10 @@ run_one() {
   [[ $name == *guard-off ]] && "$LAB" guard off
   # Resolve the region now: after the fault, "writer" names another one.
   [ "$region" = writer ] && region=$("$LAB" writer)
+  # A lost region takes its etcd member along; the worst case is that member leading the raft
+  # group (a new leader re-grants every lease, Patroni's leader key included), so make it so.
+  [ "$kind" = region-kill ] && "$LAB" etcd-lead "$region"
+  local etcd_leader; etcd_leader=$("$LAB" etcd-leader || echo unknown)
   local targets=() i
   for i in 0 1 2; do
     # A lost region's clients are moved by DNS (Route 53); the drill drives the survivors.
@@ -111,7 +115,7 @@ run_one() {
     --scenario "$name" --timeout 25s --slow "$SLOW" \
     --check-database "$(check_url)" --json "$OUT/$name.json" --records "$OUT/$name.records.jsonl" --rto "$rto" --rpo "$rpo" \
     || code=$?
-  settings >"$OUT/$name.settings"
+  { settings; echo "fault region: $region; etcd raft leader at the start: $etcd_leader"; } >"$OUT/$name.settings"
   # Keep every daemon's log for a closer look (Patroni's decisions, Meridian's JSON lines).
   rm -rf "$OUT/$name.logs"; mkdir -p "$OUT/$name.logs"
   for r in us-east-1 eu-west-1 ap-southeast-1; do
