@@ -32,13 +32,13 @@ SLOW_MS=${SLOW_MS:-500}
 MAX_SECONDS=${MAX_SECONDS:-1800}
 # equivalent: nginx and HAProxy do the header work Meridian does on every request (generate an
 # X-Request-Id when absent, pass it on and return it, set X-Forwarded-Proto and -Host, name the
-# server that answered). minimal: they only append X-Forwarded-For (the configs before session 6).
+# server that answered). minimal: they only append X-Forwarded-For.
 PEER_HEADERS=${PEER_HEADERS:-equivalent}
 # shared: the kernel places every process. pinned: the proxies and the origins on CPU 0, the load
 # generator on CPU 1, the same placement for every proxy (as deployed: the proxy shares its task's
 # vCPUs with the application, clients are elsewhere). Under shared placement on 2 cores, which
 # processes share a core settles early in each round and moves throughput by 10-15 %; Meridian's
-# core hosts a wrk thread most of the time (BENCHMARKS.md, session 6).
+# core hosts a wrk thread most of the time (BENCHMARKS.md, "Placement").
 PLACEMENT=${PLACEMENT:-shared}
 # IDLE_SPIN (default 50us) adds a fifth target to the rounds: a second Meridian run with
 # --idle-spin (a busy worker stays on its core that long before it sleeps; off by default in
@@ -402,8 +402,8 @@ throughput() {
                 awk '/^meridian_idle_spin_(microseconds|windows)_total / { print $1 "=" $2 }'
         fi
     } >"$OUT_DIR/rss.txt"
-    python3 - "$csv" "$OUT_DIR/rss.txt" <<'EOF' | tee "$OUT_DIR/throughput.md"
-import csv, statistics, sys
+    python3 - "$csv" "$OUT_DIR/rss.txt" "$OUT_DIR/throughput.json" <<'EOF' | tee "$OUT_DIR/throughput.md"
+import csv, json, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 rss = dict(l.strip().split("=") for l in open(sys.argv[2]) if "=" in l)
 targets = list(dict.fromkeys(r["target"] for r in rows))
@@ -447,14 +447,21 @@ nginx_rounds = per_round("nginx")
 print("\nPaired with nginx in the same round (median, range; rounds better than nginx):\n")
 print("| target | rounds | req/s x nginx | better | CPU/req x nginx | better | p99 x nginx | better |")
 print("|---|---|---|---|---|---|---|---|")
+paired = {}
 for t in [t for t in targets if t not in ("direct", "nginx")]:
     pairs = [(r, nginx_rounds[k]) for k, r in per_round(t).items() if k in nginx_rounds]
     cols = []
-    for f, higher_is_better in [(rps, True), (cpu_us, False), (p99_us, False)]:
+    paired[t] = {}
+    for key, f, higher_is_better in [("rps", rps, True), ("cpu", cpu_us, False), ("p99", p99_us, False)]:
         xs = sorted(f(a) / f(b) for a, b in pairs)
         wins = sum(1 for x in xs if (x > 1) == higher_is_better and x != 1)
+        paired[t][key] = round(statistics.median(xs), 3)
         cols.append(f"{statistics.median(xs):.2f} ({xs[0]:.2f}-{xs[-1]:.2f}) | {wins}/{len(xs)}")
     print(f"| {t} | {len(pairs)} | " + " | ".join(cols) + " |")
+# Machine-readable: benches/compare.py reads this against benches/baseline.json.
+json.dump({"medians": med, "paired_with_nginx": paired,
+           "rss_kib": {k: int(v) for k, v in rss.items() if k.endswith("_kb")}},
+          open(sys.argv[3], "w"), indent=1)
 print(f"\nMeridian RSS: idle {int(rss['meridian_idle_rss_kb'])/1024:.1f} MiB, "
       f"peak under load {int(rss['meridian_peak_rss_kb'])/1024:.1f} MiB "
       f"(nginx worker peak {int(rss['nginx_worker_peak_rss_kb'])/1024:.1f} MiB, "
@@ -508,12 +515,13 @@ failover() {
             fault_run "$proxy" "$fault"
         done
     done
-    python3 - "$OUT_DIR/failover-runs.csv" "$SLOW_MS" <<'EOF' | tee "$OUT_DIR/failover.md"
-import csv, sys
+    python3 - "$OUT_DIR/failover-runs.csv" "$SLOW_MS" "$OUT_DIR/failover.json" <<'EOF' | tee "$OUT_DIR/failover.md"
+import csv, json, sys
 slow_ms = float(sys.argv[2])
 names = {"kill": "killed (SIGKILL, restarted)", "stop": "frozen (SIGSTOP, SIGCONT)"}
 print(f"| proxy | fault | requests | errors | slow (>{slow_ms:.0f} ms) | fault -> last bad response | worst latency ms |")
 print("|---|---|---|---|---|---|---|")
+runs = []
 for proxy, fault, t_fault, t_recover, path in csv.reader(open(sys.argv[1])):
     t_fault = float(t_fault)
     rows = [l for l in open(path) if not l.startswith(("#", "due"))]
@@ -537,6 +545,9 @@ for proxy, fault, t_fault, t_recover, path in csv.reader(open(sys.argv[1])):
             last_bad = end if last_bad is None else max(last_bad, end)
     span = f"{last_bad - t_fault:.2f} s" if last_bad is not None else "none"
     print(f"| {proxy} | {names[fault]} | {n} | {errors} | {slow} | {span} | {worst:.0f} |")
+    runs.append({"proxy": proxy, "fault": fault, "requests": n, "errors": errors, "slow": slow,
+                 "worst_ms": round(worst)})
+json.dump(runs, open(sys.argv[3], "w"), indent=1)
 EOF
 }
 
@@ -572,3 +583,4 @@ all)
 esac
 stop_proxies
 log "results in $OUT_DIR"
+python3 "$ROOT/benches/compare.py" "$ROOT/benches/baseline.json" "$OUT_DIR" | tee "$OUT_DIR/compare.md"
