@@ -9,6 +9,16 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
+# == data tier (issue 16): tests/data_tier.rs starts real PostgreSQL servers (initdb, streaming
+# replicas) from the machine's binaries; install Debian's server package when they are missing.
+# It runs before the test step because that step runs the data-tier tests too.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  echo "== installing PostgreSQL (Debian package postgresql) for the data-tier tests"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+
 echo "== cargo test (unit, integration, doc)"
 cargo test --locked --lib --bins --tests -- --test-threads=2
 

@@ -5,6 +5,8 @@
 # land in the window) with Meridian under valgrind's callgrind, sends 200 warm-up requests, zeroes
 # the counters, sends N sequential keep-alive GETs from one Python http.client connection, dumps,
 # and prints total instructions / N. Usage: benches/callgrind.sh [N] (default 2000).
+# DATABASE=1 adds a [database] section (probes every minute, so none land in the window): the same
+# GET then also passes the data tier's read path (no token: served locally).
 # Needs valgrind (installed from Debian when missing) and python3. Output: target/callgrind/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,9 @@ for pair in "$P0:us-east-1" "$P1:eu-west-1" "$P2:ap-southeast-1"; do
 done
 # The e2e benchmark's config, with health probes hourly so none land in the measured window.
 meridian_config "$P_M" "$P_A" 1h "$P0" "$P1" "$P2" >"$OUT/meridian.toml"
+if [ "${DATABASE:-0}" = 1 ]; then
+  printf '\n[database]\ntls = "disable"\nprobe_interval = "60s"\nrpo_budget = "60s"\n[database.regions]\n"us-east-1" = "host=127.0.0.1 port=1 user=m"\n' >>"$OUT/meridian.toml"
+fi
 MERIDIAN_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
   "$BIN" run --config "$OUT/meridian.toml" 2>"$OUT/valgrind.log" &
 VP=$!; pids+=($VP)

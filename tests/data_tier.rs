@@ -50,6 +50,30 @@ async fn a_write_sent_to_a_replica_region_is_served_by_the_writer_region() {
                 && cookie.contains("HttpOnly"),
             "{cookie}"
         );
+        // PUT and DELETE write too (idempotent, not safe): they go to the writer's region; a GET
+        // without a token stays in its own.
+        let put = lab
+            .client
+            .send(support::request(
+                http::Method::PUT,
+                &lab.url("eu-west-1", "/ledger"),
+                &[],
+                bytes::Bytes::new(),
+            ))
+            .await;
+        assert_eq!(put.header("x-ledger-region"), "us-east-1");
+        // An answer without the app's commit position gets a token from the first writer
+        // position sampled after it ended: at or past the earlier write's.
+        let sampled = put.header("x-meridian-consistency").to_string();
+        let position =
+            |t: &str| u64::from_str_radix(t.split('.').nth(3).unwrap_or("0"), 16).unwrap();
+        assert!(sampled.starts_with("v1."), "{:?}", put.headers);
+        assert!(
+            position(&sampled) >= position(&token),
+            "{sampled} < {token}"
+        );
+        let get = lab.client.get(&lab.url("eu-west-1", "/")).await;
+        assert_eq!(get.header("x-ledger-region"), "eu-west-1");
         // A read (no write) stays in its region.
         let id = id_of(&answer);
         let read = lab
@@ -57,6 +81,24 @@ async fn a_write_sent_to_a_replica_region_is_served_by_the_writer_region() {
             .await;
         assert_eq!(read.status, 200, "{}", read.text());
         assert_eq!(read.json()["body"], "first");
+        // /status and the page show the writer, the epoch and each region's role and lag.
+        let admin = lab.lab.servers[1].admin_addr();
+        let status = lab
+            .client
+            .get(&format!("http://{admin}/status"))
+            .await
+            .json();
+        let db = &status["database"];
+        assert_eq!(db["writer"], "us-east-1", "{db}");
+        assert_eq!(db["epoch"]["timeline"], 1, "{db}");
+        assert_eq!(db["guard"], "open", "{db}");
+        assert_eq!(db["regions"][1]["role"], "replica", "{db}");
+        assert!(db["regions"][1]["lag_s"].as_f64().is_some(), "{db}");
+        let page = lab.client.get(&format!("http://{admin}/")).await.text();
+        assert!(
+            page.contains("<h2>Database</h2>") && page.contains("Lag vs budget"),
+            "{page}"
+        );
         // A write on a route marked `writes = "local"` is not moved: the replica refuses it.
         lab.stop().await;
         let lab = Lab::start(&config("", "writes = \"local\"")).await;
@@ -177,7 +219,7 @@ async fn writes_are_held_while_no_writer_is_known_and_released_by_a_promotion() 
 
         // With nothing to promote, a held write is refused after the window with Retry-After,
         // and beyond the cap a write is refused at once.
-        let lab = Lab::start(&config("writer_hold = \"300ms\"\nmax_held_writes = 1", "")).await;
+        let lab = Lab::start(&config("writer_hold = \"3s\"\nmax_held_writes = 1", "")).await;
         lab.lab
             .cluster
             .lock()
@@ -189,10 +231,33 @@ async fn writes_are_held_while_no_writer_is_known_and_released_by_a_promotion() 
             lab.view("eu-west-1").writer.is_none()
         })
         .await;
-        let answer = lab.write("eu-west-1", "nowhere", &[]).await;
-        assert_eq!(answer.status, 503);
-        assert_eq!(answer.json()["error"], "no_writer");
-        assert_eq!(answer.header("retry-after"), "2");
+        let url = lab.url("eu-west-1", "/ledger");
+        let client = lab.client.clone();
+        let first = tokio::spawn(async move { client.post(&url, &[], "nowhere").await });
+        let runtime = lab.lab.servers[1].runtime().clone();
+        eventually(
+            Duration::from_secs(5),
+            "the first write is held",
+            || async {
+                runtime
+                    .data
+                    .held_writes
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    == 1
+            },
+        )
+        .await;
+        let second = lab.write("eu-west-1", "over the cap", &[]).await;
+        assert_eq!(second.status, 503);
+        assert_eq!(second.json()["error"], "no_writer");
+        assert!(
+            !first.is_finished(),
+            "the cap answered while the first was still held"
+        );
+        let first = first.await.expect("task");
+        assert_eq!(first.status, 503);
+        assert_eq!(first.json()["error"], "no_writer");
+        assert_eq!(first.header("retry-after"), "2");
         lab.stop().await;
     })
     .await;

@@ -99,4 +99,49 @@ fn describe() {
         "meridian_dns_resolutions_total",
         "DNS re-resolutions of endpoint names, by result."
     );
+    describe_gauge!(
+        "meridian_db_replication_lag_seconds",
+        "How far each region's database is behind the writer (heartbeat age; grows while a replica is cut off or unreachable)."
+    );
+    describe_gauge!(
+        "meridian_db_replication_lag_bytes",
+        "WAL bytes each region's database has not replayed, against the writer's last sample."
+    );
+    describe_gauge!(
+        "meridian_db_writer",
+        "1 on the region whose database is the writer writes are sent to."
+    );
+    describe_gauge!(
+        "meridian_db_fenced",
+        "1 on a region whose database claims to be a writer on an older epoch (never sent writes)."
+    );
+    describe_gauge!(
+        "meridian_db_up",
+        "1 while the last probe of the region's database succeeded."
+    );
+    describe_gauge!("meridian_db_probe_tasks", "Database probe tasks running.");
+    describe_counter!(
+        "meridian_db_writer_changes_total",
+        "Times the writer moved from one region to another."
+    );
+    describe_counter!(
+        "meridian_rpo_guard_decisions_total",
+        "RPO guard decisions on writes, by route and decision (admitted, admitted_after_hold, admitted_no_replicas, exposed, refused)."
+    );
+    describe_counter!(
+        "meridian_writes_held_total",
+        "Writes held while no writer was known, by outcome (released, no_writer, overflow)."
+    );
+    describe_counter!(
+        "meridian_writes_to_writer_total",
+        "Writes sent to the writer's region from another region, by route and writer region."
+    );
+    describe_counter!(
+        "meridian_consistency_reads_total",
+        "Reads carrying a consistency token, by outcome (local, local_after_wait, writer, lost, foreign, local_unconfirmed)."
+    );
+    describe_counter!(
+        "meridian_consistency_lost_total",
+        "Reads whose token names a write lost in a failover (past its timeline's switchpoint)."
+    );
 }

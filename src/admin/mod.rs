@@ -1,5 +1,6 @@
 //! The admin listener: metrics, liveness, readiness and status. It reads state, never owns it.
 
+mod database;
 pub mod metrics;
 mod page;
 mod status;

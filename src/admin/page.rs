@@ -100,6 +100,8 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
             );
         }
     }
+    html.push_str("</table>");
+    super::database::render(&doc["database"], &mut html);
     let cfg = &doc["config"];
     let last = match cfg["last_reload"]["result"].as_str() {
         None => "none since start".to_string(),
@@ -111,7 +113,7 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
     };
     let _ = write!(
         html,
-        r#"</table><p>Config <code>{ver}</code> from <code>{origin}</code>, loaded at unix {at}. Last reload: {last}</p>
+        r#"<p>Config <code>{ver}</code> from <code>{origin}</code>, loaded at unix {at}. Last reload: {last}</p>
 <p><a href="/status">/status</a> &middot; <a href="/config">/config</a> &middot; <a href="/metrics">/metrics</a></p></body></html>"#,
         ver = esc(cfg["version"].as_str().unwrap_or("")),
         origin = esc(cfg["origin"].as_str().unwrap_or("")),

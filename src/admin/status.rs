@@ -119,6 +119,7 @@ pub fn status_json(runtime: &Runtime, rates: &Rates) -> Value {
         "connections": runtime.connections.load(Relaxed),
         "config": config_json(runtime),
         "regions": regions,
+        "database": super::database::json(runtime),
     })
 }
 

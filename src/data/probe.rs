@@ -139,18 +139,31 @@ impl RegionProbe {
         }
         let tls = super::tls::connector(self.settings.tls, self.settings.ca_file.as_deref())
             .map_err(|e| e.to_string())?;
+        // When the session ends (the server shut down or died), probe again at once: a writer
+        // that is gone must stop receiving writes now, not at the next interval.
+        let nudge = self.nudge.clone();
+        let watch = move |connection: tokio::task::JoinHandle<()>| {
+            tokio::spawn(async move {
+                let _ = connection.await;
+                nudge.notify_one();
+            });
+        };
         let connect = async {
             match tls {
                 None => {
                     config.ssl_mode(tokio_postgres::config::SslMode::Disable);
                     let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
-                    tokio::spawn(connection);
+                    watch(tokio::spawn(async move {
+                        let _ = connection.await;
+                    }));
                     Ok(client)
                 }
                 Some(tls) => {
                     config.ssl_mode(tokio_postgres::config::SslMode::Require);
                     let (client, connection) = config.connect(tls).await?;
-                    tokio::spawn(connection);
+                    watch(tokio::spawn(async move {
+                        let _ = connection.await;
+                    }));
                     Ok(client)
                 }
             }
@@ -236,7 +249,13 @@ impl RegionProbe {
             received_tli.unwrap_or(0).max(0) as u32
         };
         if writer && timeline > 1 && history.as_ref().is_none_or(|h| h.timeline != timeline) {
-            *history = read_history(client, timeline).await.map(Arc::new);
+            // Read once per timeline; an unreadable file leaves an empty history (no
+            // switchpoints: older tokens go to the writer) rather than a retry every probe.
+            let read = read_history(client, timeline).await;
+            *history = Some(Arc::new(read.unwrap_or(TimelineHistory {
+                timeline,
+                switchpoints: Vec::new(),
+            })));
         }
         Ok(Sample {
             started,
@@ -288,8 +307,9 @@ impl RegionProbe {
     }
 }
 
-/// The writer's timeline history file, read through SQL (needs `pg_read_server_files` or
-/// superuser). None when it cannot be read: lost writes then cannot be told from kept ones.
+/// The writer's timeline history file, read through SQL (needs `EXECUTE` on
+/// `pg_read_file(text)`: the file is inside the data directory). None when it cannot be read:
+/// lost writes then cannot be told from kept ones.
 async fn read_history(client: &tokio_postgres::Client, timeline: u32) -> Option<TimelineHistory> {
     let path = format!("pg_wal/{timeline:08X}.history");
     match client.query_one("SELECT pg_read_file($1)", &[&path]).await {
@@ -299,7 +319,8 @@ async fn read_history(client: &tokio_postgres::Client, timeline: u32) -> Option<
         }
         Err(e) => {
             tracing::warn!(timeline, error = %error_text(&e),
-                "cannot read the writer's timeline history (grant pg_read_server_files): \
+                "cannot read the writer's timeline history (GRANT EXECUTE ON FUNCTION \
+                 pg_read_file(text)): \
                  tokens from before the last promotion are sent to the writer");
             None
         }

@@ -14,13 +14,16 @@ use crate::config::database::DatabaseSettings;
 use crate::error::ErrorKind;
 use crate::message::{ClientRequest, ProxyResponse};
 use crate::runtime::{Runtime, Snapshot};
-use http::{HeaderValue, StatusCode};
+use http::HeaderValue;
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 /// Response header on a write admitted while no replica was within the RPO budget.
+///
+/// A write is any request whose method is not safe (GET, HEAD, OPTIONS and TRACE are reads), or
+/// any request on a route with `treat_as_writes`.
 pub const EXPOSED_HEADER: &str = "x-meridian-rpo-exposed";
 /// Response header an application may set with its commit's log position (tighter tokens).
 pub const COMMIT_LSN_HEADER: &str = "x-meridian-commit-lsn";
@@ -75,7 +78,9 @@ pub async fn admit(
     };
     let state = &runtime.data;
     let local = settings.local_region;
-    let write = !req.method.is_idempotent() || route.data.treat_as_writes;
+    // Every method that is not safe (RFC 9110 9.2.1) changes state: PUT and DELETE are
+    // idempotent, but they write all the same.
+    let write = !req.method.is_safe() || route.data.treat_as_writes;
     let forwarded = req
         .headers
         .get(crate::proxy::forward_mark::FORWARD_MARK)
@@ -109,13 +114,15 @@ pub async fn admit(
         return Ok(decision);
     }
     if write {
-        if !route.data.writes_to_writer {
-            return Ok(decision);
-        }
+        let to_writer = route.data.writes_to_writer;
         let _held;
         let mut view = state.view();
+        if !to_writer && view.writer.is_none() {
+            // A route that writes locally, no writer known: nothing to hold for or guard by.
+            return Ok(decision);
+        }
         if view.writer.is_none() {
-            _held = hold(state, db)?;
+            _held = hold(state, db, ErrorKind::NoWriter)?;
             view = wait_for(state, db.writer_hold, |v| v.writer.is_some()).await;
             let Some(_) = view.writer else {
                 count_held(&route.name, "no_writer");
@@ -134,7 +141,7 @@ pub async fn admit(
                 "exposed"
             }
             Guard::Tripped => {
-                let _held = hold(state, db)?;
+                let _held = hold(state, db, ErrorKind::RpoGuard)?;
                 let view = wait_for(state, db.rpo_hold, |v| {
                     v.writer.is_some_and(|w| guard(v, db, w) != Guard::Tripped)
                 })
@@ -150,6 +157,10 @@ pub async fn admit(
             }
         };
         count_guard(&route.name, decision_label);
+        decision.released = Instant::now();
+        if !to_writer {
+            return Ok(decision);
+        }
         let view = state.view();
         let Some(writer) = view.writer else {
             return Err(ErrorKind::NoWriter);
@@ -218,14 +229,19 @@ fn count_held(route: &str, outcome: &'static str) {
     .increment(1);
 }
 
-/// Takes a place among the held writes, or refuses at once when they are all taken.
-fn hold<'a>(state: &'a DataState, db: &DatabaseSettings) -> Result<Held<'a>, ErrorKind> {
+/// Takes a place among the held writes, or refuses at once (with the reason it would have
+/// been held for) when they are all taken: holding never grows memory without bound.
+fn hold<'a>(
+    state: &'a DataState,
+    db: &DatabaseSettings,
+    reason: ErrorKind,
+) -> Result<Held<'a>, ErrorKind> {
     let held = state.held_writes.fetch_add(1, Relaxed) + 1;
     let guard = Held(state);
     if held > db.max_held_writes {
         metrics::counter!("meridian_writes_held_total", "route" => "*", "outcome" => "overflow")
             .increment(1);
-        return Err(ErrorKind::Overloaded);
+        return Err(reason);
     }
     Ok(guard)
 }
@@ -431,7 +447,14 @@ impl Decision {
             match tokio::time::timeout(SAMPLE_LIMIT, body.collect()).await {
                 Ok(Ok(collected)) => resp.body = ProxyBody::local(collected.to_bytes()),
                 _ => {
-                    resp.status = StatusCode::BAD_GATEWAY;
+                    // The origin's body broke (or stalled) before its end: the client gets the
+                    // error it would have seen mid-stream, as a whole response.
+                    let id = resp
+                        .headers
+                        .get(crate::proxy::headers::REQUEST_ID)
+                        .cloned()
+                        .unwrap_or(HeaderValue::from_static(""));
+                    *resp = ErrorKind::UpstreamReset.into_response(&id);
                     return None;
                 }
             }
