@@ -74,14 +74,23 @@ run_one() {
   mkdir -p "$OUT"
   trap '"$LAB" down >/dev/null 2>&1 || true' EXIT
   log "$name: $(field "$line" 8)"
+  # set -e does not apply inside a function called from `||` (run_one is, by `all`): every
+  # step that can fail is checked.
+  local setup_failed="the lab did not come up"
   # shellcheck disable=SC2086
-  "$LAB" up $flags
-  [[ $name == *guard-off ]] && "$LAB" guard off
+  "$LAB" up $flags || { log "$name: $setup_failed"; "$LAB" down; return 2; }
+  if [[ $name == *guard-off ]]; then
+    "$LAB" guard off || { log "$name: cannot switch the guard off"; "$LAB" down; return 2; }
+  fi
   # Resolve the region now: after the fault, "writer" names another one.
-  [ "$region" = writer ] && region=$("$LAB" writer)
+  if [ "$region" = writer ]; then
+    region=$("$LAB" writer) || { log "$name: no writer"; "$LAB" down; return 2; }
+  fi
   # A lost region takes its etcd member along; the worst case is that member leading the raft
   # group (a new leader re-grants every lease, Patroni's leader key included), so make it so.
-  [ "$kind" = region-kill ] && "$LAB" etcd-lead "$region"
+  if [ "$kind" = region-kill ]; then
+    "$LAB" etcd-lead "$region" || { log "$name: cannot move the etcd leader"; "$LAB" down; return 2; }
+  fi
   local etcd_leader; etcd_leader=$("$LAB" etcd-leader || echo unknown)
   local targets=() i
   for i in 0 1 2; do
@@ -123,7 +132,7 @@ run_one() {
       [ -f "$f" ] && cp "$f" "$OUT/$name.logs/$r-$(basename "$f")"
     done
   done
-  "$LAB" down
+  "$LAB" down || true
   trap - EXIT
   local outcome
   case $code in 0) outcome=met ;; 1) outcome=missed ;; *) log "$name: the drill could not run (exit $code)"; return 2 ;; esac
