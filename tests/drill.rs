@@ -128,11 +128,17 @@ fn the_binary_exits_1_on_a_missed_objective_and_2_on_bad_usage() {
     assert!(table.contains("OBJECTIVES MISSED"), "{table}");
 
     let usage = Command::new(env!("CARGO_BIN_EXE_meridian"))
-        .args(["drill", "--target", "http://127.0.0.1:1", "--rpo", "5s"])
+        .args([
+            "drill",
+            "--target",
+            "http://127.0.0.1:1",
+            "--fault-cmd",
+            "true",
+        ])
         .output()
         .expect("run meridian drill");
     assert_eq!(usage.status.code(), Some(2), "{usage:?}");
-    assert!(String::from_utf8_lossy(&usage.stderr).contains("--check-database"));
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("--fault-at"));
 
     let bad_rate = Command::new(env!("CARGO_BIN_EXE_meridian"))
         .args(["drill", "--target", "http://127.0.0.1:1", "--rate", "fast"])

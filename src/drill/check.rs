@@ -4,8 +4,9 @@
 //! The idea is Jepsen's `set-full`: each element (here a canary) is added once; afterwards a read
 //! that began after its acknowledgement must contain it. The final read is the surviving writer's
 //! database (`--check-database`), which is the ground truth after a failover: a write it lacks is
-//! lost, whatever any region answered during the drill. Without that read, a write confirmed by a
-//! drill read is stable as far as anyone can tell and the rest are never read.
+//! lost, whatever any region answered during the drill. Without that read (a deployment whose
+//! database the drill cannot reach), a write Meridian reported lost to a read-back is lost, one a
+//! drill read found is stable as far as anyone can tell, and the rest are never read.
 //!
 //! Canaries are matched by body, not by ledger id: after an unplanned failover the new writer's
 //! sequence can hand a lost write's id to another row, and a read of that id then finds somebody
@@ -131,13 +132,16 @@ pub fn check(records: &[Record], final_read: Option<&[DbRow]>) -> Check {
     for row in final_read.unwrap_or_default() {
         stored.entry(row.body.as_str()).or_default().push(row.id);
     }
-    // Without a final read, a drill read that found the canary is the only evidence.
+    // Without a final read, the drill's own reads are the only evidence: one that found the
+    // canary makes the write stable as far as anyone can tell, and Meridian saying the token
+    // names a write lost in a failover (`x-meridian-consistency-lost`) makes it lost.
     let mut seen: HashMap<u64, bool> = HashMap::new();
+    let mut reported_lost: HashMap<u64, bool> = HashMap::new();
     for r in records.iter().filter(|r| r.kind == Kind::Read) {
-        if r.outcome == Outcome::Ok
-            && r.wrong_body.is_none()
-            && let Some(w) = r.of_write
-        {
+        let Some(w) = r.of_write else { continue };
+        if r.lost_flag {
+            reported_lost.insert(w, true);
+        } else if r.outcome == Outcome::Ok && r.wrong_body.is_none() {
             seen.insert(w, true);
         }
     }
@@ -151,6 +155,7 @@ pub fn check(records: &[Record], final_read: Option<&[DbRow]>) -> Check {
         let fate = match final_read {
             Some(_) if stored.contains_key(w.canary.as_str()) => Fate::Stable,
             Some(_) => Fate::Lost,
+            None if reported_lost.contains_key(&w.seq) => Fate::Lost,
             None if seen.contains_key(&w.seq) => Fate::Stable,
             None => Fate::NeverRead,
         };
@@ -333,10 +338,15 @@ mod tests {
     fn without_a_final_read_only_reads_confirm() {
         let w1 = write(1, 100, Some(1), Outcome::Ok);
         let w2 = write(2, 200, Some(2), Outcome::Ok);
-        let r = read(3, &w1, 300, Outcome::Ok);
-        let c = check(&[w1, w2, r], None);
+        let w3 = write(3, 250, Some(3), Outcome::Ok);
+        let r = read(4, &w1, 300, Outcome::Ok);
+        let mut told_lost = read(5, &w3, 400, Outcome::NotFound);
+        told_lost.lost_flag = true;
+        let c = check(&[w1, w2, w3, r, told_lost], None);
         assert!(!c.database_checked);
-        assert_eq!((c.stable, c.never_read, c.lost.len()), (1, 1, 0));
+        assert_eq!((c.stable, c.never_read, c.lost.len()), (1, 1, 1));
+        assert_eq!(c.lost[0].seq, 3);
+        assert_eq!(c.lost_reported, 1);
     }
 
     #[test]

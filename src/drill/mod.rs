@@ -306,7 +306,12 @@ pub async fn run(spec: &DrillSpec) -> Result<Report, DrillError> {
         end_us: report::duration_us(spec.duration),
     };
     let figures = report::figures(&records, &check, timeline, spec.slow);
-    let objectives = report::objectives(&figures, check.database_checked, spec.rto, spec.rpo);
+    let basis = match (&spec.check_database, check.database_checked) {
+        (_, true) => report::RpoBasis::FinalRead,
+        (None, false) => report::RpoBasis::ReadBacks,
+        (Some(_), false) => report::RpoBasis::Unverified,
+    };
+    let objectives = report::objectives(&figures, basis, spec.rto, spec.rpo);
     let (lost_writes, stale_reads, duplicates) = report::listed(&check);
     let report = Report {
         scenario: spec.scenario.clone(),
@@ -509,7 +514,7 @@ mod tests {
                 s.fault_at = Some(Duration::from_secs(5));
                 s.heal_at = Some(Duration::from_secs(4));
             },
-            |s| s.rpo = Some(Duration::from_secs(5)),
+            |s| s.duration = Duration::ZERO,
         ];
         for (i, change) in cases.iter().enumerate() {
             let mut s = spec();

@@ -178,6 +178,8 @@ pub struct Objectives {
     pub rto_ms: Option<u64>,
     /// `--rpo`, milliseconds.
     pub rpo_ms: Option<u64>,
+    /// What the measured RPO rests on.
+    pub rpo_basis: RpoBasis,
     /// Every stated objective was met.
     pub met: bool,
     /// One line per objective missed.
@@ -262,11 +264,25 @@ pub fn figures(records: &[Record], check: &Check, timeline: Timeline, slow: Dura
     }
 }
 
-/// Judges the figures against `--rto` and `--rpo`. `database_checked` false with an RPO
-/// objective is a miss: nothing proves the writes survived.
+/// What the RPO rests on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RpoBasis {
+    /// The surviving writer's database was read: every lost write is known.
+    #[default]
+    FinalRead,
+    /// No database was given: only writes Meridian reported lost to a read-back are known, so
+    /// the RPO is a lower bound.
+    ReadBacks,
+    /// A database was given but could not be read: the RPO is not verified.
+    Unverified,
+}
+
+/// Judges the figures against `--rto` and `--rpo`. With [`RpoBasis::Unverified`] an RPO
+/// objective is missed: nothing proves the writes survived.
 pub fn objectives(
     figures: &Figures,
-    database_checked: bool,
+    basis: RpoBasis,
     rto: Option<Duration>,
     rpo: Option<Duration>,
 ) -> Objectives {
@@ -289,7 +305,7 @@ pub fn objectives(
     }
     if let Some(limit) = rpo_ms {
         let w = &figures.writes;
-        if !database_checked {
+        if basis == RpoBasis::Unverified {
             missed.push("RPO not verified: the final database read did not happen".into());
         } else if w.lost > 0 && (limit == 0 || w.rpo_ms > limit) {
             missed.push(format!(
@@ -301,6 +317,7 @@ pub fn objectives(
     Objectives {
         rto_ms,
         rpo_ms,
+        rpo_basis: basis,
         met: missed.is_empty(),
         missed,
     }
@@ -538,9 +555,19 @@ mod tests {
         // Survivor 2 acknowledged at 210 ms, last lost (5) at 510 ms.
         assert_eq!(f.writes.rpo_ms, 300);
         assert_eq!(f.writes.oldest_lost_age_at_fault_ms, Some(290));
-        let met = objectives(&f, true, None, Some(Duration::from_millis(300)));
+        let met = objectives(
+            &f,
+            RpoBasis::FinalRead,
+            None,
+            Some(Duration::from_millis(300)),
+        );
         assert!(met.met);
-        let missed = objectives(&f, true, None, Some(Duration::from_millis(299)));
+        let missed = objectives(
+            &f,
+            RpoBasis::FinalRead,
+            None,
+            Some(Duration::from_millis(299)),
+        );
         assert!(!missed.met);
         assert_eq!(missed.missed.len(), 1);
     }
@@ -577,23 +604,18 @@ mod tests {
         let mut f = Figures::default();
         f.writes.rto_ms = Some(12_000);
         f.reads.rto_ms = None;
-        let o = objectives(
-            &f,
-            false,
-            Some(Duration::from_secs(11)),
-            Some(Duration::ZERO),
-        );
+        let (rto, rpo) = (Some(Duration::from_secs(11)), Some(Duration::ZERO));
+        let o = objectives(&f, RpoBasis::Unverified, rto, rpo);
         assert!(!o.met);
         assert_eq!(o.missed.len(), 3, "{:?}", o.missed);
         f.writes.rto_ms = Some(0);
         f.reads.rto_ms = Some(0);
-        let o = objectives(
-            &f,
-            true,
-            Some(Duration::from_secs(11)),
-            Some(Duration::ZERO),
-        );
+        let o = objectives(&f, RpoBasis::FinalRead, rto, rpo);
         assert!(o.met, "{:?}", o.missed);
         assert_eq!((o.rto_ms, o.rpo_ms), (Some(11_000), Some(0)));
+        // Read-backs alone: judged on the losses Meridian reported.
+        assert!(objectives(&f, RpoBasis::ReadBacks, rto, rpo).met);
+        f.writes.lost = 1;
+        assert!(!objectives(&f, RpoBasis::ReadBacks, rto, rpo).met);
     }
 }

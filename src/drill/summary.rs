@@ -210,7 +210,11 @@ impl Report {
                 let _ = writeln!(s, "final read FAILED: {e}");
             }
             (false, None) => {
-                let _ = writeln!(s, "final read: none (--check-database not given)");
+                let _ = writeln!(
+                    s,
+                    "final read: none (--check-database not given): lost writes are those \
+                     Meridian reported lost to a read-back, so the RPO is a lower bound"
+                );
             }
         }
         for h in &self.hooks {
@@ -322,6 +326,7 @@ mod tests {
             objectives: Objectives {
                 rto_ms: Some(11_000),
                 rpo_ms: Some(5000),
+                rpo_basis: crate::drill::report::RpoBasis::FinalRead,
                 met,
                 missed: if met {
                     Vec::new()
