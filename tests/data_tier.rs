@@ -582,3 +582,80 @@ async fn with_an_idle_writer_lag_stays_small_and_a_cut_replica_reads_ever_furthe
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitoring_sessions_use_tls_verified_against_the_configured_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    bounded(async {
+        let ca = |name: &str| {
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, name);
+            CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+        };
+        let (trusted, stranger) = (ca("trusted"), ca("stranger"));
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&key, &trusted)
+            .unwrap();
+        let trusted_file = support::tmp_path("trusted-ca.pem");
+        std::fs::write(&trusted_file, trusted.pem()).unwrap();
+        let stranger_file = support::tmp_path("stranger-ca.pem");
+        std::fs::write(&stranger_file, stranger.pem()).unwrap();
+        let tls = meridian::demo::postgres::ServerTls {
+            cert_pem: leaf.pem(),
+            key_pem: key.serialize_pem(),
+        };
+        let verify = |ca: &std::path::Path| {
+            config(&format!("ca_file = {:?}", ca.display().to_string()), "")
+                .replace("tls = \"disable\"", "tls = \"verify-full\"")
+        };
+        // Verified against the CA that signed the servers' certificate: the view builds, and
+        // the servers see Meridian's sessions encrypted.
+        let lab = Lab::start_with_tls(&verify(&trusted_file), Some(tls)).await;
+        assert_eq!(lab.write("eu-west-1", "over tls", &[]).await.status, 201);
+        let conninfo = lab.lab.cluster.lock().await.servers()[0].conninfo();
+        let client = meridian::demo::postgres::connect(&conninfo).await.unwrap();
+        let encrypted: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+                 WHERE ssl AND application_name = 'meridian-monitor'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(encrypted >= 3, "{encrypted} encrypted monitoring sessions");
+        // Another CA: the certificate is refused, no writer is ever known, the error says why.
+        let text = format!(
+            "{}\n[database.regions]\n\"us-east-1\" = {conninfo:?}\n",
+            verify(&stranger_file)
+        );
+        let base = meridian::config::parse_and_validate("stranger.toml", &text).unwrap();
+        let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let settings = meridian::demo::region_settings(&base, 0, &[any; 3], &[any; 3], any);
+        let stranger_meridian = meridian::server::Server::start(settings).await.unwrap();
+        let runtime = stranger_meridian.runtime().clone();
+        eventually(
+            Duration::from_secs(10),
+            "the probe reports the refused certificate",
+            || async {
+                let view = runtime.data.view();
+                view.regions
+                    .first()
+                    .and_then(|r| r.error.clone())
+                    .is_some_and(|e| {
+                        e.to_lowercase().contains("certificate") || e.contains("UnknownIssuer")
+                    })
+            },
+        )
+        .await;
+        assert_eq!(runtime.data.view().writer, None);
+        stranger_meridian.stop().await;
+        lab.stop().await;
+    })
+    .await;
+}

@@ -29,6 +29,9 @@ const STATUS: &str = "SELECT pg_is_in_recovery(), \
      CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END, \
      EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8";
 
+/// Shortest time between two probes of one region, however often it is nudged.
+const MIN_GAP: Duration = Duration::from_millis(10);
+
 /// Probes one region's database until aborted or shut down.
 pub struct RegionProbe {
     /// Where samples go, and the shutdown signal.
@@ -74,12 +77,15 @@ impl RegionProbe {
             .await;
             let result = match probed {
                 Ok(Ok(sample)) => Ok(sample),
+                // A refused query keeps its session (a closed one is replaced next time):
+                // reconnecting on every SQL error would only add load to a struggling server.
                 Ok(Err(e)) => Err(e),
-                Err(_) => Err(format!("probe took longer than {limit:?}")),
+                Err(_) => {
+                    // A session that hangs is dropped.
+                    conn = None;
+                    Err(format!("probe took longer than {limit:?}"))
+                }
             };
-            if result.is_err() {
-                conn = None;
-            }
             if let Ok(s) = &result {
                 last_writer = s.writer;
             }
@@ -91,7 +97,13 @@ impl RegionProbe {
             let next = tokio::time::Instant::from_std(started + interval);
             tokio::select! {
                 () = tokio::time::sleep_until(next) => {}
-                () = self.nudge.notified() => {}
+                () = self.nudge.notified() => {
+                    // Nudges (tokens, a session that ended) are answered at once, but never
+                    // faster than this: a server that accepts and drops sessions in a loop
+                    // must not turn the probe into a busy loop.
+                    let gap = tokio::time::Instant::from_std(started + MIN_GAP.min(interval));
+                    tokio::time::sleep_until(gap).await;
+                }
                 () = shutdown.cancelled() => return,
             }
         }

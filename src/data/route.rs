@@ -179,7 +179,13 @@ pub async fn admit(
     };
     let outcome = match assess(&state.view(), local, token) {
         Assessment::NotYet => {
-            let view = wait_for(state, db.read_wait, |v| {
+            // Without a database of its own, the local region can never catch up: no wait.
+            let wait = if db.regions.get(local).is_some_and(Option::is_some) {
+                db.read_wait
+            } else {
+                Duration::ZERO
+            };
+            let view = wait_for(state, wait, |v| {
                 assess(v, local, token) != Assessment::NotYet
             })
             .await;

@@ -55,6 +55,15 @@ impl DataLab {
     /// Meridians. `config_toml` is a whole config (regions, routes, `[database]` keys) whose
     /// endpoints and `[database.regions]` are filled in here.
     pub async fn start(config_toml: &str, addrs: &LabAddrs) -> anyhow::Result<Self> {
+        Self::start_with_tls(config_toml, addrs, None).await
+    }
+
+    /// Like [`DataLab::start`], with databases that also accept TLS with this certificate.
+    pub async fn start_with_tls(
+        config_toml: &str,
+        addrs: &LabAddrs,
+        tls: Option<super::postgres::ServerTls>,
+    ) -> anyhow::Result<Self> {
         // Region names first (the file is validated once the databases are filled in).
         let table: toml::Table = toml::from_str(config_toml).context("lab config")?;
         let regions: Vec<String> = table
@@ -65,7 +74,7 @@ impl DataLab {
             .filter_map(|r| r.get("name")?.as_str().map(str::to_string))
             .collect();
         let names: Vec<&str> = regions.iter().map(String::as_str).collect();
-        let cluster = PgCluster::start(&names)
+        let cluster = PgCluster::start_with_tls(&names, tls)
             .await
             .context("cannot start the PostgreSQL servers")?;
         let mut text = config_toml.to_string();

@@ -218,11 +218,28 @@ pub struct PgCluster {
     servers: Vec<PgServer>,
     /// Index of the server that is primary now.
     primary: usize,
+    /// Extra `-c` settings for every server (TLS files).
+    extra: Vec<String>,
+}
+
+/// A server certificate chain and its key, in PEM, for servers that accept TLS.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// Certificate chain, leaf first.
+    pub cert_pem: String,
+    /// The leaf's private key.
+    pub key_pem: String,
 }
 
 impl PgCluster {
     /// Starts `names[0]` as the primary and the others as streaming replicas of it.
     pub async fn start(names: &[&str]) -> Result<Self, PgError> {
+        Self::start_with_tls(names, None).await
+    }
+
+    /// Like [`PgCluster::start`]; with `tls`, every server also accepts TLS (`ssl=on`) with
+    /// this certificate (plain connections stay allowed).
+    pub async fn start_with_tls(names: &[&str], tls: Option<ServerTls>) -> Result<Self, PgError> {
         let bins = PgBinaries::find()?;
         let run_as = RunAs::detect()?;
         static N: AtomicU64 = AtomicU64::new(0);
@@ -238,8 +255,26 @@ impl PgCluster {
             run_as,
             servers: Vec::new(),
             primary: 0,
+            extra: Vec::new(),
         };
         cluster.run_as.own(&cluster.root)?;
+        if let Some(tls) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            let cert = cluster.root.join("server.crt");
+            let key = cluster.root.join("server.key");
+            std::fs::write(&cert, tls.cert_pem).map_err(io("write server.crt"))?;
+            std::fs::write(&key, tls.key_pem).map_err(io("write server.key"))?;
+            // PostgreSQL refuses a key file others can read.
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+                .map_err(io("chmod server.key"))?;
+            cluster.run_as.own(&cert)?;
+            cluster.run_as.own(&key)?;
+            cluster.extra = vec![
+                "ssl=on".into(),
+                format!("ssl_cert_file={}", cert.display()),
+                format!("ssl_key_file={}", key.display()),
+            ];
+        }
         let Some((first, rest)) = names.split_first() else {
             return Ok(cluster);
         };
@@ -315,7 +350,10 @@ impl PgCluster {
             "wal_retrieve_retry_interval=100ms".into(),
             "wal_receiver_status_interval=1s".into(),
             "log_min_messages=warning".into(),
-        ] {
+        ]
+        .into_iter()
+        .chain(self.extra.iter().cloned())
+        {
             cmd.arg("-c").arg(setting);
         }
         cmd.stdout(Stdio::null())

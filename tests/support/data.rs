@@ -87,13 +87,21 @@ impl Lab {
     /// Starts the lab on this config text (see [`config`]) and waits until every Meridian sees
     /// the us-east-1 writer and every replica.
     pub async fn start(config: &str) -> Self {
+        Self::start_with_tls(config, None).await
+    }
+
+    /// Like `start`, with databases that also accept TLS with this certificate.
+    pub async fn start_with_tls(
+        config: &str,
+        tls: Option<meridian::demo::postgres::ServerTls>,
+    ) -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let addrs = LabAddrs {
             meridians: (0..3).map(|_| reserve()).collect(),
             ledgers: vec![any; 3],
             admins: vec![any; 3],
         };
-        let lab = DataLab::start(config, &addrs)
+        let lab = DataLab::start_with_tls(config, &addrs, tls)
             .await
             .unwrap_or_else(|e| panic!("lab: {e:#}"));
         let lab = Self {
