@@ -16,7 +16,7 @@
 #   drill/lab.sh etcd-leader           the region whose etcd member leads the raft group
 #   drill/lab.sh etcd-lead REGION      move the etcd raft leadership there
 #   drill/lab.sh sync on|off           switch Patroni's synchronous_mode at run time
-#   drill/lab.sh guard on|off          switch Meridian's RPO guard (policy refuse / expose)
+#   drill/lab.sh guard on|off          switch Meridian's RPO guard (rpo_policy hold / expose)
 #   drill/lab.sh fault KIND REGION     inject a fault; REGION may be `writer` or `replica`
 #   drill/lab.sh heal KIND REGION      undo it
 # KIND: app-kill, app-freeze, db-kill, region-kill, replication-cut (the link from the current
