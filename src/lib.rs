@@ -25,6 +25,7 @@
 //!   RPO guard, read-your-writes tokens.
 //! - [`demo`]: `meridian demo`, three regions on loopback (with `--with-database`: PostgreSQL
 //!   and the ledger app).
+//! - [`drill`]: `meridian drill`, measured RTO and RPO through a failover (load, checker, report).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -33,6 +34,7 @@ pub mod body;
 pub mod config;
 pub mod data;
 pub mod demo;
+pub mod drill;
 pub mod error;
 pub mod header_list;
 pub mod health;

@@ -4,11 +4,13 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use meridian::config;
+use meridian::drill;
 use meridian::idle_spin::IdleSpin;
 use meridian::server::Server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// jemalloc instead of glibc malloc: the request path allocates and frees many small objects
 /// (header maps, futures, buffers). Callgrind: 59.0k -> 56.5k instructions per proxied request,
@@ -79,6 +81,8 @@ enum Command {
         #[arg(long, env = "LEDGER_DATABASE_URL")]
         database: String,
     },
+    /// Measure a failover as clients see it: RTO, RPO (acknowledged writes lost), stale reads.
+    Drill(Box<DrillArgs>),
     /// A small origin server that answers with a region name (benchmark and drill backend).
     Origin {
         /// Listen address.
@@ -88,6 +92,112 @@ enum Command {
         #[arg(long, default_value = "us-east-1")]
         region: String,
     },
+}
+
+/// `meridian drill`: the command line of docs/dr-results.md and the FIS tasks.
+#[derive(clap::Args)]
+struct DrillArgs {
+    /// A region's front door, e.g. http://127.0.0.21:8080 (repeat for several regions; reads
+    /// may cross regions with the consistency token).
+    #[arg(long = "target", required = true)]
+    targets: Vec<String>,
+    /// A header for every request, e.g. 'Authorization: Bearer ...' (repeatable).
+    #[arg(long = "header", value_parser = drill::parse_header)]
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Requests per second, writes and reads together (50/s, 3000/m).
+    #[arg(long, default_value = "50/s", value_parser = drill::parse_rate)]
+    rate: f64,
+    /// How long to send.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Share of requests that are writes.
+    #[arg(long, default_value_t = 0.5)]
+    write_share: f64,
+    /// Share of reads sent to another target than the write they look up.
+    #[arg(long, default_value_t = 0.5)]
+    cross_region_share: f64,
+    /// The fault instant (with --fault-cmd, when to run it).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    fault_at: Option<Duration>,
+    /// Shell command that injects the fault at --fault-at.
+    #[arg(long)]
+    fault_cmd: Option<String>,
+    /// The heal instant (phases: before the fault, during, after the heal).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    heal_at: Option<Duration>,
+    /// Shell command that heals at --heal-at.
+    #[arg(long)]
+    heal_cmd: Option<String>,
+    /// Another command at another second, AT=COMMAND (repeatable; marked on the plot).
+    #[arg(long = "step", value_parser = drill::hooks::Hook::parse_step)]
+    steps: Vec<drill::hooks::Hook>,
+    /// Scenario name, for the report and the canaries.
+    #[arg(long, default_value = "drill")]
+    scenario: String,
+    /// Writer's database (postgres:// URL or key=value conninfo) for the final read.
+    #[arg(long)]
+    check_database: Option<String>,
+    /// CA bundle that verifies the database's certificate and host name (e.g. the RDS bundle);
+    /// without it, sslmode=require in the URL encrypts without verifying.
+    #[arg(long)]
+    check_database_ca: Option<String>,
+    /// How long the final read keeps looking for a writer.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    check_patience: Duration,
+    /// Write the JSON report here (and the SVG plot next to it).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write every request here, one JSON object per line (times in microseconds).
+    #[arg(long)]
+    records: Option<PathBuf>,
+    /// RTO objective: exit 1 when writes or reads take longer to recover.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    rto: Option<Duration>,
+    /// RPO objective: exit 1 when the acknowledged history lost spans more.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    rpo: Option<Duration>,
+    /// An answer slower than this counts as a failure for RTO.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    slow: Duration,
+    /// A request with no answer after this long is a timeout.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Seed of the request mix (random by default).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// No live progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl DrillArgs {
+    fn into_spec(self) -> drill::DrillSpec {
+        drill::DrillSpec {
+            targets: self.targets,
+            headers: self.headers,
+            rate: self.rate,
+            duration: self.duration,
+            write_share: self.write_share,
+            cross_region_share: self.cross_region_share,
+            fault_at: self.fault_at,
+            fault_cmd: self.fault_cmd,
+            heal_at: self.heal_at,
+            heal_cmd: self.heal_cmd,
+            steps: self.steps,
+            scenario: self.scenario,
+            check_database: self.check_database,
+            check_database_ca: self.check_database_ca,
+            check_patience: self.check_patience,
+            json: self.json,
+            records: self.records,
+            rto: self.rto,
+            rpo: self.rpo,
+            slow: self.slow,
+            timeout: self.timeout,
+            seed: self.seed,
+            progress: !self.quiet,
+        }
+    }
 }
 
 fn init_logging(json: bool, level: &str) {
@@ -124,6 +234,19 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Drill(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(cli.workers.unwrap_or(2).max(1))
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(rt) => ExitCode::from(rt.block_on(drill::main(args.into_spec()))),
+                Err(e) => {
+                    eprintln!("meridian drill: cannot start the async runtime: {e}");
+                    ExitCode::from(drill::EXIT_SETUP)
+                }
+            }
+        }
         command => {
             // Fargate tasks are small: size the worker pool to the task's vCPUs (or --workers).
             let workers = cli
@@ -227,7 +350,9 @@ async fn async_main(command: Command, log_format: Option<String>) -> anyhow::Res
             tokio::signal::ctrl_c().await?;
             Ok(())
         }
-        Command::Check { .. } => unreachable!("handled before the runtime starts"),
+        Command::Check { .. } | Command::Drill(_) => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }
 
