@@ -41,6 +41,15 @@ pub struct ConfigFile {
     pub upstream_tls: UpstreamTlsFile,
     /// Which requests are proxied at all.
     pub routes: Spanned<Vec<RouteFile>>,
+    /// OpenTelemetry traces exported over OTLP/HTTP.
+    #[serde(default)]
+    pub tracing: super::telemetry::TracingFile,
+    /// One JSON line per request on stdout.
+    #[serde(default)]
+    pub access_log: super::telemetry::AccessLogFile,
+    /// The status page's history.
+    #[serde(default)]
+    pub status: super::telemetry::StatusFile,
 }
 
 /// `[server]`

@@ -6,6 +6,7 @@
 mod file;
 pub mod reload;
 pub mod source;
+pub mod telemetry;
 mod validate;
 
 pub use file::{

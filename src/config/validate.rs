@@ -264,6 +264,12 @@ pub struct Settings {
     pub listener_tls: Option<ListenerTlsFile>,
     /// Upstream TLS options.
     pub upstream_tls: UpstreamTlsFile,
+    /// OpenTelemetry tracing (`[tracing]` and `OTEL_*`); None = off.
+    pub tracing: Option<super::telemetry::TracingSettings>,
+    /// Access logs (`[access_log]`); None = off.
+    pub access_log: Option<super::telemetry::AccessLogSettings>,
+    /// The status page's history (`[status]`).
+    pub status: super::telemetry::StatusSettings,
 }
 
 impl Settings {
@@ -288,13 +294,19 @@ pub fn parse_and_validate(origin: &str, text: &str) -> Result<Settings, ConfigEr
     v.build(file)
 }
 
-struct Validator<'a> {
-    origin: &'a str,
-    text: &'a str,
+pub(super) struct Validator<'a> {
+    /// Names the source in errors.
+    pub(super) origin: &'a str,
+    /// The text, for line and column.
+    pub(super) text: &'a str,
 }
 
 impl Validator<'_> {
-    fn error(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(
+        &self,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let position = span
             .filter(|s| !(s.start == 0 && s.end == 0))
             .map(|s| line_col(self.text, s.start));
@@ -305,7 +317,11 @@ impl Validator<'_> {
         }
     }
 
-    fn at<T>(&self, spanned: &toml::Spanned<T>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn at<T>(
+        &self,
+        spanned: &toml::Spanned<T>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         self.error(Some(spanned.span()), message)
     }
 
@@ -436,6 +452,9 @@ impl Validator<'_> {
             }
         };
         let routes = self.routes(&f, &regions)?;
+        let tracing = self.tracing(&f.tracing, &|name| std::env::var(name).ok())?;
+        let access_log = self.access_log(&f.access_log)?;
+        let status = self.status(&f.status)?;
         let dns = self.dns(&f)?;
         let listener_tls = f.server.tls.clone();
         if let Some(tls) = &listener_tls
@@ -492,6 +511,9 @@ impl Validator<'_> {
             dns,
             listener_tls,
             upstream_tls: f.upstream_tls.clone(),
+            tracing,
+            access_log,
+            status,
         })
     }
 
