@@ -30,6 +30,9 @@ pub enum BuildError {
     /// Upstream TLS material could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The tracing or access-log pipeline could not be started.
+    #[error("telemetry: {0}")]
+    Telemetry(String),
     /// The DNS resolver could not be set up.
     #[error("dns: {0}")]
     Dns(String),
@@ -59,6 +62,8 @@ pub struct Snapshot {
     pub route_metrics: Vec<Vec<RouteRegionMetrics>>,
     /// When this snapshot was stored.
     pub loaded_at: SystemTime,
+    /// Traces and access logs (both off: one flag on the request path).
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 impl Snapshot {
@@ -140,7 +145,11 @@ impl Snapshot {
                     .collect()
             })
             .collect();
+        let telemetry =
+            crate::telemetry::Telemetry::build(&settings, previous.map(|p| &p.telemetry), tls)
+                .map_err(BuildError::Telemetry)?;
         Ok(Self {
+            telemetry,
             route_metrics,
             settings: Arc::new(settings),
             regions,

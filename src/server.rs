@@ -195,6 +195,9 @@ impl Server {
     async fn stop_now(&mut self) {
         self.stop_accepting.cancel();
         let _ = (&mut self.listener_task).await;
+        // Every connection is closed, so every request span has ended: send them (and the
+        // access-log lines) before the process goes.
+        self.runtime.snapshot().telemetry.flush().await;
         self.runtime.shutdown.cancel();
     }
 
