@@ -7,6 +7,7 @@
 pub mod binary;
 pub mod client;
 pub mod origin;
+pub mod otlp;
 pub mod proxy;
 pub mod relay;
 pub mod scripted;
