@@ -131,7 +131,11 @@ impl Server {
             tasks.spawn(reloader.run());
             handle
         });
-        tasks.spawn(Admin::new(admin, runtime.clone(), reload.clone()).run());
+        let history = crate::admin::history::History::new();
+        tasks.spawn(
+            crate::admin::history::HistorySampler::new(runtime.clone(), history.clone()).run(),
+        );
+        tasks.spawn(Admin::new(admin, runtime.clone(), reload.clone(), history).run());
         tasks.spawn(HealthChecker::new(runtime.clone()).run());
         tasks.spawn(DnsDiscovery::new(runtime.clone()).run());
         tracing::info!(%addr, %admin_addr, local_region = %settings.local().name,

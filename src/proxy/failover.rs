@@ -298,6 +298,9 @@ fn record_failover(
     snapshot.regions[to]
         .failovers_in
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    snapshot.regions[from]
+        .failovers_out
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let from_name = snapshot.regions[from].name().to_string();
     let to_name = snapshot.regions[to].name().to_string();
     tracing::info!(event = "failover", from_region = %from_name, to_region = %to_name,
