@@ -99,4 +99,20 @@ fn describe() {
         "meridian_dns_resolutions_total",
         "DNS re-resolutions of endpoint names, by result."
     );
+    describe_counter!(
+        "meridian_trace_spans_exported_total",
+        "Spans the collector accepted over OTLP/HTTP."
+    );
+    describe_counter!(
+        "meridian_trace_spans_dropped_total",
+        "Spans dropped, by reason: queue_full (the export queue was full) or export_failed (the collector refused, failed or timed out)."
+    );
+    describe_counter!(
+        "meridian_access_log_lines_total",
+        "Access-log lines written to stdout."
+    );
+    describe_counter!(
+        "meridian_access_log_dropped_total",
+        "Access-log lines dropped because the writer's queue was full."
+    );
 }
