@@ -138,7 +138,8 @@ pub fn history(doc: &Value, now: SystemTime, html: &mut String) {
         .unwrap_or_default();
     let slots = doc["capacity"].as_u64().unwrap_or(0) as usize;
     let interval = doc["interval_s"].as_f64().unwrap_or(0.0);
-    let window = Duration::from_secs_f64((interval * slots.saturating_sub(1) as f64).max(0.0));
+    let window =
+        Duration::try_from_secs_f64(interval * slots.saturating_sub(1) as f64).unwrap_or_default();
     let _ = write!(
         html,
         r#"<h2>Last {}</h2>"#,
@@ -236,7 +237,7 @@ pub fn history(doc: &Value, now: SystemTime, html: &mut String) {
 
 /// A Unix time as a readable UTC date, e.g. `2026-12-02 16:03:46 UTC`.
 pub fn date(unix: f64) -> String {
-    let t = UNIX_EPOCH + Duration::from_secs_f64(unix.max(0.0));
+    let t = UNIX_EPOCH + Duration::try_from_secs_f64(unix).unwrap_or_default();
     let text = humantime::format_rfc3339_seconds(t).to_string();
     format!("{} UTC", text.replace('T', " ").trim_end_matches('Z'))
 }
