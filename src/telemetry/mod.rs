@@ -378,14 +378,14 @@ impl Observation {
             }
             _ => (None, None),
         };
-        AttemptSpan {
-            observed: Some(o),
+        AttemptSpan(Some(Box::new(OpenAttempt {
+            observed: o,
             index,
             span,
             headers,
             outcome: "cancelled",
             status: None,
-        }
+        })))
     }
 }
 
@@ -462,10 +462,14 @@ impl Observed {
 }
 
 /// The span of one attempt; ends (with outcome `cancelled` unless told otherwise) when dropped.
+/// One pointer, `None` when telemetry is off, so the failover loop's bookkeeping stays small.
 #[derive(Default)]
-pub struct AttemptSpan<'a> {
-    /// The request's record (None: telemetry off).
-    observed: Option<&'a Observed>,
+pub struct AttemptSpan<'a>(Option<Box<OpenAttempt<'a>>>);
+
+/// An attempt being observed.
+struct OpenAttempt<'a> {
+    /// The request's record.
+    observed: &'a Observed,
     /// Its place in the request's attempt list.
     index: usize,
     /// The span (tracing on).
@@ -481,25 +485,29 @@ pub struct AttemptSpan<'a> {
 impl AttemptSpan<'_> {
     /// The trace headers for this attempt's request (None: tracing off).
     pub fn trace_headers(&self) -> Option<TraceHeaders> {
-        self.headers.clone()
+        self.0.as_ref()?.headers.clone()
     }
 
     /// Ends the span: `outcome` is `ok` or the failure label, `status` the origin's answer.
     pub fn finish(mut self, outcome: &'static str, status: Option<u16>) {
-        self.outcome = outcome;
-        self.status = status;
+        if let Some(a) = &mut self.0 {
+            a.outcome = outcome;
+            a.status = status;
+        }
     }
 
     /// A later attempt answered first.
     pub fn lost(&mut self) {
-        self.outcome = "lost_to_hedge";
+        if let Some(a) = &mut self.0 {
+            a.outcome = "lost_to_hedge";
+        }
     }
 }
 
-impl Drop for AttemptSpan<'_> {
+impl Drop for OpenAttempt<'_> {
     fn drop(&mut self) {
-        let Some(o) = self.observed else { return };
-        if let Some(t) = o
+        if let Some(t) = self
+            .observed
             .attempts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
