@@ -202,3 +202,60 @@ impl HistorySampler {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Snapshot;
+    use std::time::Duration;
+
+    const CONFIG: &str = "[server]\nlocal_region = \"a\"\nforward_secret = \"s\"\n\
+        [[regions]]\nname = \"a\"\nendpoints = [\"127.0.0.1:1\"]\n\
+        [[regions]]\nname = \"b\"\nendpoints = [\"127.0.0.1:2\"]\n[[routes]]\nname = \"r\"\n";
+
+    #[tokio::test]
+    async fn the_ring_keeps_its_size_and_survives_counter_resets() {
+        let settings = crate::config::parse_and_validate("t", CONFIG).unwrap();
+        let snapshot = Snapshot::build(settings, None).await.unwrap();
+        let runtime = Runtime::new(snapshot, crate::tls::UpstreamTls::system_roots().unwrap());
+        let status = StatusSettings {
+            history_interval: Duration::from_secs(1),
+            history_points: 3,
+        };
+        let history = History::default();
+        let a = &runtime.snapshot().regions[0];
+        history.sample(&runtime, &status);
+        assert!(
+            history.samples().is_empty(),
+            "the first sample is the baseline"
+        );
+        for round in 1..=5u64 {
+            a.served.fetch_add(10, Relaxed);
+            a.failovers_out.fetch_add(round, Relaxed);
+            history.sample(&runtime, &status);
+        }
+        let samples = history.samples();
+        assert_eq!(samples.len(), 3, "bounded by history_points");
+        assert!(samples.iter().all(|s| s.regions[0].served_per_s > 0.0));
+        assert!(samples.iter().all(|s| s.regions[1].served_per_s == 0.0));
+        // A counter that went down (its region rebuilt) counts from zero, never negative.
+        a.served.store(1, Relaxed);
+        history.sample(&runtime, &status);
+        let last = history.samples().pop().unwrap();
+        assert!(last.regions[0].served_per_s > 0.0);
+        let doc = history.json(Some(5.0));
+        assert_eq!(doc["regions"][0]["name"], "a");
+        assert_eq!(
+            doc["regions"][0]["served_per_s"].as_array().unwrap().len(),
+            3
+        );
+        assert_eq!(doc["rpo_budget_s"], 5.0);
+        // A new window starts over.
+        let wider = StatusSettings {
+            history_points: 10,
+            ..status
+        };
+        history.sample(&runtime, &wider);
+        assert_eq!(history.samples().len(), 1);
+    }
+}
