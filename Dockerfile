@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # Meridian container image: a Rust build stage and a distroless runtime stage.
 # Build: docker build -t meridian .   (the CI workflow in deploy/github/workflows/deploy.yml does this)
+# Multi-arch: both base images are published for linux/amd64 and linux/arm64, so the same file
+# builds either; the workflow builds each natively and joins them under one tag (tasks run arm64).
 
 # The toolchain must be >= 1.85 (edition 2024); 1.95 is the version the project is tested with.
 ARG RUST_VERSION=1.95

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Offline proof for the deployment: terraform fmt/validate/test (mocked AWS providers), checkov over
-# the Terraform and the Dockerfile, hadolint over the Dockerfile.
+# the Terraform (with Meridian's AWS API-rule checks, each proven to fire on a broken fixture) and
+# the Dockerfile, hadolint, the failover automation's unit tests, the Grafana dashboard.
+# Usage: deploy/check.sh [--mutations]   (--mutations: also run terraform test on mutated copies)
 # Runs from any directory, leaves the work tree untouched, needs no network except PyPI for the
 # first install of checkov/hadolint (cached in ${XDG_CACHE_HOME:-~/.cache}/meridian-ci/venv).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+mutations=0
+[ "${1:-}" = "--mutations" ] && mutations=1
 root="$(cd "$here/.." && pwd)"
 tf_src="$here/terraform"
 env_rel="environments/production"
@@ -94,6 +98,11 @@ RC
             "'$tf' -chdir='$mod' init -backend=false -input=false && '$tf' -chdir='$mod' validate"
     done
 
+    # The replicated Terraform state buckets (applied once, by hand).
+    run "terraform validate bootstrap/state" "$work/validate-bootstrap.log" \
+        env TF_DATA_DIR="$work/data-bootstrap" sh -c \
+        "'$tf' -chdir='$work/tf/bootstrap/state' init -backend=false -input=false && '$tf' -chdir='$work/tf/bootstrap/state' validate"
+
     envdir="$work/tf/$env_rel"
     export TF_DATA_DIR="$work/data-production"
     if "$tf" -chdir="$envdir" init -backend=false -input=false -lockfile=readonly >"$work/init.log" 2>&1; then
@@ -104,6 +113,27 @@ RC
         else
             fail "terraform test $env_rel"
             grep -E 'run "|Error|error_message|Failure' "$work/test.log" | head -n 40 | sed 's/^/      /'
+        fi
+        # --mutations: each API-rule assertion of terraform test must fail on the broken version it
+        # guards against (deploy/policies/mutations.txt). ~1 minute per mutation, so not by default.
+        if [ "$mutations" = 1 ]; then
+            while IFS='|' read -r file expr expect; do
+                case "$file" in ''|'#'*) continue ;; esac
+                rm -rf "$work/mut" && cp -R "$work/tf" "$work/mut"
+                sed -i "$expr" "$work/mut/$file"
+                if cmp -s "$work/tf/$file" "$work/mut/$file"; then
+                    fail "mutation did not apply: $file $expr"
+                    continue
+                fi
+                ( cd "$work/mut/$env_rel" && "$tf" test -no-color >"$work/mut.log" 2>&1 ) && rc=0 || rc=$?
+                # Terraform wraps long messages: compare with whitespace runs folded to one space.
+                if [ "$rc" != 0 ] && tr -s ' \n' '  ' <"$work/mut.log" | grep -qF "$expect"; then
+                    pass "terraform test fails on mutation of $file: $expect"
+                else
+                    fail "terraform test did not catch mutation of $file ($expect)"
+                fi
+            done <"$here/policies/mutations.txt"
+            rm -rf "$work/mut"
         fi
     else
         fail "terraform init $env_rel"
@@ -194,7 +224,17 @@ PY
         tail -n 5 "$out.err" | sed 's/^/      /'
     fi
 }
-checkov_step "checkov terraform" "$work/checkov-tf.json" -d "$tf_src" --framework terraform
+# Meridian's own checks (deploy/policies/checkov: AWS API rules the provider does not enforce) run
+# with checkov's over the real Terraform...
+checkov_step "checkov terraform (+ Meridian API rules)" "$work/checkov-tf.json" -d "$tf_src" --framework terraform \
+    --external-checks-dir "$here/policies/checkov"
+# ...and must fire on the broken version each one guards against (deploy/policies/fixtures).
+api_checks="$(sed -n 's/^ *id="\(CKV_MERIDIAN_[0-9]*\)".*/\1/p' "$here"/policies/checkov/*.py | paste -sd, -)"
+"$venv/bin/checkov" -d "$here/policies/fixtures" --framework terraform --external-checks-dir "$here/policies/checkov" \
+    --check "$api_checks" --skip-download -o json >"$work/fixtures.json" 2>"$work/fixtures.err" || true
+run "API-rule checks fire on their broken fixtures ($api_checks)" "$work/prove.log" \
+    "$venv/bin/python" "$here/policies/prove.py" "$work/fixtures.json" "$here/policies/fixtures"
+sed 's/^/      /' "$work/prove.log"
 checkov_step "checkov dockerfile" "$work/checkov-docker.json" -f "$root/Dockerfile" --framework dockerfile
 # The workflow is kept outside .github/ so nothing runs it here; checkov looks for it there.
 mkdir -p "$work/gha/.github/workflows"
@@ -202,6 +242,16 @@ cp "$here"/github/workflows/*.yml "$work/gha/.github/workflows/"
 checkov_step "checkov github_actions" "$work/checkov-gha.json" -d "$work/gha" --framework github_actions
 skips=$(grep -cE '^[[:space:]]*-[[:space:]]+CKV' "$here/checkov.yaml" || true)
 echo "      ($skips check IDs skipped, each with its reason, in deploy/checkov.yaml)"
+
+run "failover automation decision logic (unit tests)" "$work/dr-tests.log" \
+    python3 -m unittest discover -s "$tf_src/modules/dr/scripts"
+
+run "Meridian metrics used by the dashboard, the collector and the alarms all exist" "$work/grafana.log" \
+    python3 "$here/scripts/check-dashboard.py" "$here/grafana/meridian.json" "$root/README.md" \
+    "$tf_src/modules/region/templates/adot-collector.yaml.tftpl" "$tf_src"/modules/monitoring/*.tf
+
+run "docs/cost.md tables match deploy/scripts/cost-model.py" "$work/cost.log" \
+    python3 "$here/scripts/cost-model.py" --check "$root/docs/cost.md"
 
 run "module READMEs match variables.tf/outputs.tf (every input and output described)" "$work/docs.log" \
     python3 "$here/scripts/module-docs.py" --check

@@ -29,21 +29,50 @@ locals {
   registry     = "${local.account_id}.dkr.ecr"
   bucket_names = { for r in local.regions : r => "${local.name}-data-${r}-${local.account_id}" }
 
-  # The application talks to its LOCAL Aurora cluster: in the writer region the cluster endpoint,
-  # in a secondary the reader endpoint, where global write forwarding sends writes on to the
-  # writer. No database connection crosses a region. Cache reads are local; cache writes go to the
-  # Global Datastore primary member, over peering. After a database or cache failover, set
-  # aurora_writer_region / cache_primary_region and apply (docs/runbook.md).
+  # No value below changes in a failover, so no Terraform apply is part of one:
+  # - writes: the Aurora global writer endpoint, which follows the writer (and Meridian sends writes
+  #   to the writer's region in the first place); the local reader endpoint forwards writes too;
+  # - reads: the local cluster's reader endpoint;
+  # - cache: local reads; cache writes to the Global Datastore primary, whose region the failover
+  #   automation publishes in the SSM parameter TOPOLOGY_PARAMETER (REDIS_WRITE_HOST is the
+  #   initial primary until then).
+  writer_region = "us-east-1"
   app_environment = {
     for r in local.regions : r => {
-      DATABASE_HOST             = r == var.aurora_writer_region ? module.data.aurora_cluster_endpoints[r] : module.data.aurora_reader_endpoints[r]
-      DATABASE_WRITE_FORWARDING = r == var.aurora_writer_region ? "false" : "true"
+      DATABASE_WRITE_HOST       = module.data.global_writer_endpoint
+      DATABASE_READ_HOST        = module.data.aurora_reader_endpoints[r]
+      DATABASE_NAME             = "meridian"
+      DATABASE_WRITE_FORWARDING = "true"
       REDIS_READ_HOST           = module.data.cache_endpoints[r]
-      REDIS_WRITE_HOST          = module.data.cache_endpoints[var.cache_primary_region]
+      REDIS_WRITE_HOST          = module.data.cache_endpoints[local.writer_region]
+      TOPOLOGY_PARAMETER        = local.topology_parameter
       DATA_BUCKET               = local.bucket_names[r]
       AWS_REGION                = r
     }
   }
+
+  topology_parameter = "/meridian/data/topology"
+
+  # Capacity with one region lost (docs/cost.md): the on-demand base of each region carries its
+  # own share plus what latency routing sends it from the largest lost neighbour, at the
+  # autoscaling target of 50 req/s per task; Spot only above that.
+  capacity = {
+    "us-east-1"      = { base = 5, max = 12 }
+    "eu-west-1"      = { base = 5, max = 12 }
+    "ap-southeast-1" = { base = 3, max = 8 }
+  }
+
+  origin_verify_secrets = compact([var.origin_verify_secret, var.origin_verify_previous_secret])
+
+  database_view = {
+    for r in local.regions : r => {
+      monitor_user       = "meridian_monitor"
+      monitor_secret_arn = replace(module.data.db_user_secret_arns["monitor"], ":us-east-1:", ":${r}:")
+      writer_endpoint    = module.data.global_writer_endpoint
+      region_endpoints   = module.data.aurora_reader_endpoints
+    }
+  }
+  app_secret_arns = { for r in local.regions : r => replace(module.data.db_user_secret_arns["app"], ":us-east-1:", ":${r}:") }
 }
 
 data "aws_caller_identity" "current" {
@@ -116,6 +145,13 @@ module "us_east_1" {
   app_environment    = local.app_environment["us-east-1"]
   app_bucket_arn     = "arn:aws:s3:::${local.bucket_names["us-east-1"]}"
   forward_secret_arn = local.forward_secret_arns["us-east-1"]
+
+  min_capacity            = local.capacity["us-east-1"].base
+  max_capacity            = local.capacity["us-east-1"].max
+  origin_verify_secrets   = local.origin_verify_secrets
+  app_database_secret_arn = local.app_secret_arns["us-east-1"]
+  database_view           = local.database_view["us-east-1"]
+  topology_parameter_name = local.topology_parameter
 }
 
 module "eu_west_1" {
@@ -135,6 +171,13 @@ module "eu_west_1" {
   app_environment    = local.app_environment["eu-west-1"]
   app_bucket_arn     = "arn:aws:s3:::${local.bucket_names["eu-west-1"]}"
   forward_secret_arn = local.forward_secret_arns["eu-west-1"]
+
+  min_capacity            = local.capacity["eu-west-1"].base
+  max_capacity            = local.capacity["eu-west-1"].max
+  origin_verify_secrets   = local.origin_verify_secrets
+  app_database_secret_arn = local.app_secret_arns["eu-west-1"]
+  database_view           = local.database_view["eu-west-1"]
+  topology_parameter_name = local.topology_parameter
 }
 
 module "ap_southeast_1" {
@@ -154,6 +197,13 @@ module "ap_southeast_1" {
   app_environment    = local.app_environment["ap-southeast-1"]
   app_bucket_arn     = "arn:aws:s3:::${local.bucket_names["ap-southeast-1"]}"
   forward_secret_arn = local.forward_secret_arns["ap-southeast-1"]
+
+  min_capacity            = local.capacity["ap-southeast-1"].base
+  max_capacity            = local.capacity["ap-southeast-1"].max
+  origin_verify_secrets   = local.origin_verify_secrets
+  app_database_secret_arn = local.app_secret_arns["ap-southeast-1"]
+  database_view           = local.database_view["ap-southeast-1"]
+  topology_parameter_name = local.topology_parameter
 }
 
 locals {
@@ -193,6 +243,16 @@ module "peering_euw1_apse1" {
   accepter  = { region = "ap-southeast-1", vpc_id = module.ap_southeast_1.vpc_id, cidr = module.ap_southeast_1.vpc_cidr, route_table_id = module.ap_southeast_1.private_route_table_id }
 }
 
+# === Traffic switches (ARC routing controls; configuration API in us-west-2) ===
+
+module "arc" {
+  source    = "../../modules/arc"
+  providers = { aws = aws.us_west_2 }
+
+  name    = local.name
+  regions = local.regions
+}
+
 # === Global entry ===
 
 module "global" {
@@ -203,7 +263,9 @@ module "global" {
   domain                     = var.domain
   zone_id                    = var.zone_id
   cloudfront_certificate_arn = var.cloudfront_certificate_arn
-  secondary_origin_region    = "eu-west-1"
+  fallback_origin_regions    = ["eu-west-1", "us-east-1"]
+  origin_verify_secret       = var.origin_verify_secret
+  routing_control_arns       = module.arc.routing_control_arns
   kms_key_arn                = module.us_east_1.kms_key_arn
 
   regions = {
@@ -227,9 +289,12 @@ module "data" {
     aws.secondary_2 = aws.ap_southeast_1
   }
 
-  name                    = local.name
-  master_password         = var.aurora_master_password
-  master_password_version = var.aurora_master_password_version
+  name                     = local.name
+  master_password          = var.aurora_master_password
+  master_password_version  = var.aurora_master_password_version
+  app_password             = var.aurora_app_password
+  monitor_password         = var.aurora_monitor_password
+  db_user_password_version = var.db_user_password_version
 
   # Named outputs, not whole module objects: the regions take the data endpoints as input, so a
   # reference to a whole region module here would be a dependency cycle.

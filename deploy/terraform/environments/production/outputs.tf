@@ -46,11 +46,8 @@ output "s3_replication_rules" {
 }
 
 output "aurora_lag_alarms" {
-  description = "Aurora lag alarms (metric and threshold in ms) per secondary region."
-  value = {
-    "eu-west-1"      = module.monitoring_eu_west_1.aurora_lag_alarms
-    "ap-southeast-1" = module.monitoring_ap_southeast_1.aurora_lag_alarms
-  }
+  description = "Aurora lag alarms (metric and threshold in ms) per region (every cluster can become a secondary)."
+  value       = { for r, m in local.monitoring_modules : r => m.aurora_lag_alarms }
 }
 
 output "ecr_repository_urls" {
@@ -64,12 +61,61 @@ output "deploy_role_arn" {
 }
 
 output "fis_experiments" {
-  description = "FIS experiment template IDs per region."
+  description = "FIS experiment template IDs per region: the faults, and the drill-wrapped faults (measured by meridian drill)."
+  value       = { for r, m in local.fis_modules : r => { faults = m.experiment_template_ids, drills = m.drill_experiment_template_ids, results_bucket = m.drill_results_bucket } }
+}
+
+output "drill_actions" {
+  description = "Per region and drill experiment: its FIS actions and the fault template it injects."
+  value       = { for r, m in local.fis_modules : r => m.drill_actions }
+}
+
+output "failover_automation" {
+  description = "Per region: the data-tier failover automation document, its steps, and the EventBridge rules that start it."
+  value       = { for r, m in local.dr_modules : r => { document = m.document_name, steps = m.document_steps, triggers = m.trigger_rules, approval_topic = local.monitoring_modules[r].approval_topic.name } }
+}
+
+output "writer_down_alarms" {
+  description = "Per observer region: its writer-down composite alarm about each sibling."
+  value       = { for r, m in local.monitoring_modules : r => m.writer_down_alarms }
+}
+
+output "replication_alarms" {
+  description = "Replication alarms per region (Aurora, ElastiCache, S3) and the number of pager subscriptions."
+  value       = { for r, m in local.monitoring_modules : r => m.replication_alarm_names }
+}
+
+output "routing_controls" {
+  description = "ARC routing control ARN per region, and the five data-plane endpoints that flip them."
+  value       = { arns = module.arc.routing_control_arns, endpoints = module.arc.cluster_endpoints }
+}
+
+output "dr_ledger_table" {
+  description = "DynamoDB global table where the failover automation records every step (replica in every region)."
+  value       = aws_dynamodb_table.dr_ledger.name
+}
+
+output "edge" {
+  description = "CloudFront behaviours and origins, and per region the public ALB's listener rules and security-group sources."
+  sensitive   = true # built from blocks that hold the origin-verify secret (only names are output)
   value = {
-    "us-east-1"      = module.fis_us_east_1.experiment_template_ids
-    "eu-west-1"      = module.fis_eu_west_1.experiment_template_ids
-    "ap-southeast-1" = module.fis_ap_southeast_1.experiment_template_ids
+    behaviors     = module.global.cloudfront_behaviors
+    origins       = module.global.cloudfront_origins
+    alb_rules     = { for r, m in local.region_modules : r => m.alb_listener_rules }
+    alb_ingress   = { for r, m in local.region_modules : r => m.public_alb_ingress }
+    serving_hcs   = module.global.serving_health_check_ids
+    fallback_fqdn = module.global.fallback_hostname
   }
+}
+
+output "tasks" {
+  description = "Per region: task definition facts (architecture, containers, Meridian env names) and capacity."
+  value       = { for r, m in local.region_modules : r => { definition = m.task_definition, capacity = m.capacity } }
+}
+
+output "aurora_clusters" {
+  description = "API-relevant facts of each Aurora cluster (global member, KMS, source_region, secondary, instances)."
+  value       = module.data.aurora_clusters
 }
 
 output "dashboard_name" {

@@ -26,3 +26,14 @@ provider "aws" {
     tags = local.default_tags
   }
 }
+
+# Route 53 ARC's configuration API exists only in us-west-2 (its data plane is five regional
+# endpoints, see modules/arc). Used for creating the routing controls, never during a failover.
+provider "aws" {
+  alias  = "us_west_2"
+  region = "us-west-2"
+
+  default_tags {
+    tags = local.default_tags
+  }
+}

@@ -66,14 +66,46 @@ variable "aurora_master_password_version" {
   default     = 1
 }
 
-variable "aurora_writer_region" {
-  description = "Region whose Aurora cluster is currently the global writer. Terraform creates it in us-east-1; after a switchover or failover set this to the new writer's region (docs/runbook.md) so the apps there stop expecting write forwarding."
+variable "aurora_app_password" {
+  description = "Password of the application's database user meridian_app. Ephemeral: written only when db_user_password_version changes."
   type        = string
-  default     = "us-east-1"
+  sensitive   = true
+  ephemeral   = true
 }
 
-variable "cache_primary_region" {
-  description = "Region of the ElastiCache Global Datastore primary member, where cache writes go. Set after failover-global-replication-group (docs/runbook.md)."
+variable "aurora_monitor_password" {
+  description = "Password of Meridian's monitoring database user meridian_monitor. Ephemeral, like aurora_app_password."
   type        = string
-  default     = "us-east-1"
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "db_user_password_version" {
+  description = "Bump together with new aurora_app_password / aurora_monitor_password to rotate them."
+  type        = number
+  default     = 1
+}
+
+variable "origin_verify_secret" {
+  description = "Secret value of the header CloudFront sends to the regional ALBs (openssl rand -hex 32). Kept in the state: the CloudFront and ELB APIs have no write-only form."
+  type        = string
+  sensitive   = true
+}
+
+variable "origin_verify_previous_secret" {
+  description = "During a rotation only: the previous origin-verify value, still accepted by the ALBs until CloudFront sends the new one everywhere (docs/runbook.md)."
+  type        = string
+  sensitive   = true
+  default     = ""
+}
+
+variable "failover_approvers" {
+  description = "IAM principal ARNs (the on-call role) that may approve a database failover whose data loss may exceed the RPO objective."
+  type        = list(string)
+}
+
+variable "pager_https_endpoints" {
+  description = "HTTPS endpoints of the pager, subscribed to every region's alert topic."
+  type        = list(string)
+  default     = []
 }

@@ -14,6 +14,11 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   pg_family  = "aurora-postgresql${split(".", var.aurora_engine_version)[0]}"
+
+  db_users = {
+    app     = { username = "meridian_app", purpose = "the application (DML on its own schema)" }
+    monitor = { username = "meridian_monitor", purpose = "Meridian's database view (pg_monitor)" }
+  }
 }
 
 # Master password: an ephemeral input written with write-only arguments to the cluster and to
@@ -43,6 +48,40 @@ resource "aws_secretsmanager_secret_version" "master" {
   secret_id                = aws_secretsmanager_secret.master.id
   secret_string_wo         = jsonencode({ username = "meridian_admin", password = var.master_password })
   secret_string_wo_version = var.master_password_version
+}
+
+# Least-privilege database users, created once by SQL (deploy/README.md, "First deployment"):
+#   meridian_app      the application: DML on its schema only
+#   meridian_monitor  Meridian's database view: pg_monitor (replication status, no table access)
+# Their passwords are ephemeral inputs written write-only, replicated to every region, and injected
+# into their own container only.
+resource "aws_secretsmanager_secret" "db_user" {
+  provider = aws.primary
+  for_each = local.db_users
+
+  name        = "${var.name}/aurora/${each.key}"
+  description = "Aurora user ${each.value.username}: ${each.value.purpose}"
+  kms_key_id  = var.regions["primary"].kms_key_arn
+  tags        = var.tags
+
+  replica {
+    region     = var.regions["secondary_1"].region
+    kms_key_id = var.regions["secondary_1"].kms_key_arn
+  }
+
+  replica {
+    region     = var.regions["secondary_2"].region
+    kms_key_id = var.regions["secondary_2"].kms_key_arn
+  }
+}
+
+resource "aws_secretsmanager_secret_version" "db_user" {
+  provider = aws.primary
+  for_each = local.db_users
+
+  secret_id                = aws_secretsmanager_secret.db_user[each.key].id
+  secret_string_wo         = jsonencode({ username = each.value.username, password = each.key == "app" ? var.app_password : var.monitor_password })
+  secret_string_wo_version = var.db_user_password_version
 }
 
 resource "aws_rds_global_cluster" "this" {
@@ -117,10 +156,12 @@ resource "aws_rds_cluster_parameter_group" "primary" {
 resource "aws_rds_cluster" "primary" {
   provider = aws.primary
 
-  cluster_identifier                  = "${var.name}-${var.regions["primary"].region}"
-  global_cluster_identifier           = aws_rds_global_cluster.this.id
-  engine                              = aws_rds_global_cluster.this.engine
-  engine_version                      = aws_rds_global_cluster.this.engine_version
+  cluster_identifier        = "${var.name}-${var.regions["primary"].region}"
+  global_cluster_identifier = aws_rds_global_cluster.this.id
+  engine                    = aws_rds_global_cluster.this.engine
+  engine_version            = aws_rds_global_cluster.this.engine_version
+  # Takes effect when a switchover or failover makes this cluster a secondary.
+  enable_global_write_forwarding      = true
   database_name                       = "meridian"
   master_username                     = "meridian_admin"
   master_password_wo                  = var.master_password
@@ -163,6 +204,8 @@ resource "aws_rds_cluster_instance" "primary" {
   tags                                  = var.tags
 }
 # === Secondary regions: read replicas of the global cluster that forward writes to the writer ===
+# Each has aurora_secondary_instances (>= 2) instances, so the one promoted in a failover is
+# itself highly available at once (a writer and a reader in two AZs).
 # (The two blocks are identical but for the provider: Terraform cannot iterate over providers.)
 
 resource "aws_db_subnet_group" "secondary_1" {
@@ -195,11 +238,14 @@ resource "aws_rds_cluster_parameter_group" "secondary_1" {
 resource "aws_rds_cluster" "secondary_1" {
   provider = aws.secondary_1
 
-  cluster_identifier                  = "${var.name}-${var.regions["secondary_1"].region}"
-  global_cluster_identifier           = aws_rds_global_cluster.this.id
-  engine                              = aws_rds_global_cluster.this.engine
-  engine_version                      = aws_rds_global_cluster.this.engine_version
-  enable_global_write_forwarding      = true
+  cluster_identifier             = "${var.name}-${var.regions["secondary_1"].region}"
+  global_cluster_identifier      = aws_rds_global_cluster.this.id
+  engine                         = aws_rds_global_cluster.this.engine
+  engine_version                 = aws_rds_global_cluster.this.engine_version
+  enable_global_write_forwarding = true
+  # An encrypted cross-region secondary is created from the primary's region: the RDS API needs
+  # the source region to pre-sign the copy (it refuses the KMS key without it).
+  source_region                       = var.regions["primary"].region
   db_subnet_group_name                = aws_db_subnet_group.secondary_1.name
   db_cluster_parameter_group_name     = aws_rds_cluster_parameter_group.secondary_1.name
   vpc_security_group_ids              = [var.regions["secondary_1"].db_security_group_id]
@@ -269,11 +315,14 @@ resource "aws_rds_cluster_parameter_group" "secondary_2" {
 resource "aws_rds_cluster" "secondary_2" {
   provider = aws.secondary_2
 
-  cluster_identifier                  = "${var.name}-${var.regions["secondary_2"].region}"
-  global_cluster_identifier           = aws_rds_global_cluster.this.id
-  engine                              = aws_rds_global_cluster.this.engine
-  engine_version                      = aws_rds_global_cluster.this.engine_version
-  enable_global_write_forwarding      = true
+  cluster_identifier             = "${var.name}-${var.regions["secondary_2"].region}"
+  global_cluster_identifier      = aws_rds_global_cluster.this.id
+  engine                         = aws_rds_global_cluster.this.engine
+  engine_version                 = aws_rds_global_cluster.this.engine_version
+  enable_global_write_forwarding = true
+  # An encrypted cross-region secondary is created from the primary's region: the RDS API needs
+  # the source region to pre-sign the copy (it refuses the KMS key without it).
+  source_region                       = var.regions["primary"].region
   db_subnet_group_name                = aws_db_subnet_group.secondary_2.name
   db_cluster_parameter_group_name     = aws_rds_cluster_parameter_group.secondary_2.name
   vpc_security_group_ids              = [var.regions["secondary_2"].db_security_group_id]

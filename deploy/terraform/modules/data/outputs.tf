@@ -50,10 +50,52 @@ output "aurora_reader_endpoints" {
 }
 
 output "write_forwarding" {
-  description = "enable_global_write_forwarding on each secondary cluster, keyed by region name."
+  description = "enable_global_write_forwarding on every cluster (each can become a secondary), keyed by region name."
   value = {
+    (var.regions["primary"].region)     = aws_rds_cluster.primary.enable_global_write_forwarding
     (var.regions["secondary_1"].region) = aws_rds_cluster.secondary_1.enable_global_write_forwarding
     (var.regions["secondary_2"].region) = aws_rds_cluster.secondary_2.enable_global_write_forwarding
+  }
+}
+
+output "aurora_clusters" {
+  description = "API-relevant facts of each Aurora cluster keyed by region: global member, encrypted with a KMS key, source_region (needed by encrypted cross-region secondaries), secondary or not, instance count."
+  value = {
+    (var.regions["primary"].region) = {
+      global_member = aws_rds_cluster.primary.global_cluster_identifier != null
+      kms_encrypted = aws_rds_cluster.primary.kms_key_id != null
+      source_region = aws_rds_cluster.primary.source_region != null ? aws_rds_cluster.primary.source_region : ""
+      secondary     = false
+      instances     = length(aws_rds_cluster_instance.primary)
+    }
+    (var.regions["secondary_1"].region) = {
+      global_member = aws_rds_cluster.secondary_1.global_cluster_identifier != null
+      kms_encrypted = aws_rds_cluster.secondary_1.kms_key_id != null
+      source_region = aws_rds_cluster.secondary_1.source_region != null ? aws_rds_cluster.secondary_1.source_region : ""
+      secondary     = true
+      instances     = length(aws_rds_cluster_instance.secondary_1)
+    }
+    (var.regions["secondary_2"].region) = {
+      global_member = aws_rds_cluster.secondary_2.global_cluster_identifier != null
+      kms_encrypted = aws_rds_cluster.secondary_2.kms_key_id != null
+      source_region = aws_rds_cluster.secondary_2.source_region != null ? aws_rds_cluster.secondary_2.source_region : ""
+      secondary     = true
+      instances     = length(aws_rds_cluster_instance.secondary_2)
+    }
+  }
+}
+
+output "db_user_secret_arns" {
+  description = "Secrets Manager ARNs (primary region; replicas share the name in every region) of the app and monitor database users, keyed app/monitor."
+  value       = { for k, sct in aws_secretsmanager_secret.db_user : k => sct.arn }
+}
+
+output "cache_replication_group_ids" {
+  description = "ElastiCache replication group ID per region."
+  value = {
+    (var.regions["primary"].region)     = aws_elasticache_replication_group.primary.replication_group_id
+    (var.regions["secondary_1"].region) = aws_elasticache_replication_group.secondary_1.replication_group_id
+    (var.regions["secondary_2"].region) = aws_elasticache_replication_group.secondary_2.replication_group_id
   }
 }
 

@@ -41,9 +41,14 @@ variable "aurora_primary_instances" {
 }
 
 variable "aurora_secondary_instances" {
-  description = "Reader instances in each secondary cluster (at least 1 so it can be promoted)."
+  description = "Instances in each secondary cluster. At least 2, so the cluster promoted in a failover has a writer and a standby in another AZ from its first minute."
   type        = number
-  default     = 1
+  default     = 2
+
+  validation {
+    condition     = var.aurora_secondary_instances >= 2
+    error_message = "A secondary that can be promoted needs at least two instances."
+  }
 }
 
 variable "master_password" {
@@ -55,6 +60,26 @@ variable "master_password" {
 
 variable "master_password_version" {
   description = "Bump together with a new master_password to rotate it."
+  type        = number
+  default     = 1
+}
+
+variable "app_password" {
+  description = "Password of the application's database user meridian_app (ephemeral: written only when db_user_password_version changes)."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "monitor_password" {
+  description = "Password of Meridian's monitoring user meridian_monitor (ephemeral, like app_password)."
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "db_user_password_version" {
+  description = "Bump together with new app_password / monitor_password to rotate them."
   type        = number
   default     = 1
 }

@@ -1,6 +1,7 @@
-# CloudFront in front of the regions. The origin group fails over from the latency record to a
-# fixed second region on 500/502/503/504 or a connect failure, for GET, HEAD and OPTIONS only (a
-# CloudFront limit); writes rely on Meridian's per-request failover (docs/architecture.md).
+# CloudFront in front of the regions, with a read path and a write path. Read-only paths go through
+# an origin group that fails over from the latency record to a fixed second region on
+# 500/502/503/504 or a connect failure; AWS allows only GET, HEAD and OPTIONS on a behaviour that
+# targets an origin group. Everything else (writes included) goes to the latency record directly.
 
 data "aws_cloudfront_cache_policy" "disabled" {
   name = "Managed-CachingDisabled"
@@ -14,6 +15,41 @@ data "aws_cloudfront_response_headers_policy" "security" {
   name = "Managed-SecurityHeadersPolicy"
 }
 
+locals {
+  # Settings shared by every origin. origin_read_timeout covers Meridian's whole request deadline
+  # (10 s); 60 s is the most CloudFront allows without a quota increase.
+  origin_settings = {
+    http_port                = 80
+    https_port               = 443
+    origin_protocol_policy   = "https-only"
+    origin_ssl_protocols     = ["TLSv1.2"]
+    origin_read_timeout      = 15
+    origin_keepalive_timeout = 5
+  }
+
+  # The two ways into the platform (docs/architecture.md, "Reads and writes at the edge"):
+  #   read-latency  primary of the "reads" origin group: one connect attempt of 3 s, then the group
+  #                 moves on to the secondary (fail over in seconds, not the default 3 x 10 s);
+  #   read-fixed    secondary of the group: fallback.<domain>, a Route 53 failover record (a fixed
+  #                 second region, then a third when the second is not serving);
+  #   write-latency the write path, NOT in an origin group (AWS refuses POST/PUT/PATCH/DELETE on a
+  #                 behaviour that targets one). Two connect attempts: a refused connect sent
+  #                 nothing, so CloudFront may retry it; what reached Meridian is never replayed by
+  #                 CloudFront. Route 53 moves it off a lost region; any region's Meridian forwards
+  #                 a write to the database writer's region.
+  origins = {
+    read-latency  = { domain = local.origin_hostname, attempts = 1, timeout = 3 }
+    read-fixed    = { domain = local.fallback_hostname, attempts = 1, timeout = 3 }
+    write-latency = { domain = local.origin_hostname, attempts = 2, timeout = 3 }
+  }
+
+  read_methods     = ["GET", "HEAD", "OPTIONS"]
+  all_methods      = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+  read_origin_id   = "reads"
+  write_origin_id  = "write-latency"
+  origin_group_ids = [local.read_origin_id]
+}
+
 resource "aws_cloudfront_distribution" "this" {
   enabled         = true
   comment         = "${var.name}: multi-region ingress"
@@ -24,66 +60,76 @@ resource "aws_cloudfront_distribution" "this" {
   web_acl_id      = aws_wafv2_web_acl.cloudfront.arn
   tags            = var.tags
 
-  origin {
-    origin_id   = "latency"
-    domain_name = local.origin_hostname
+  dynamic "origin" {
+    for_each = local.origins
+    content {
+      origin_id           = origin.key
+      domain_name         = origin.value.domain
+      connection_attempts = origin.value.attempts
+      connection_timeout  = origin.value.timeout
 
-    # One connect attempt of 3 s, then the origin group moves on: fail over in seconds, not the
-    # default 3 x 10 s. origin_read_timeout covers Meridian's whole request deadline (10 s).
-    connection_attempts = 1
-    connection_timeout  = 3
+      # The regional ALBs forward only requests that carry this header (CloudFront replaces a
+      # viewer's header of the same name, so a client cannot forge it).
+      custom_header {
+        name  = var.origin_verify_header
+        value = var.origin_verify_secret
+      }
 
-    custom_origin_config {
-      http_port                = 80
-      https_port               = 443
-      origin_protocol_policy   = "https-only"
-      origin_ssl_protocols     = ["TLSv1.2"]
-      origin_read_timeout      = 15
-      origin_keepalive_timeout = 5
-    }
-  }
-
-  origin {
-    origin_id           = "secondary"
-    domain_name         = "ingress.${var.secondary_origin_region}.${var.domain}"
-    connection_attempts = 1
-    connection_timeout  = 3
-
-    custom_origin_config {
-      http_port                = 80
-      https_port               = 443
-      origin_protocol_policy   = "https-only"
-      origin_ssl_protocols     = ["TLSv1.2"]
-      origin_read_timeout      = 15
-      origin_keepalive_timeout = 5
+      custom_origin_config {
+        http_port                = local.origin_settings.http_port
+        https_port               = local.origin_settings.https_port
+        origin_protocol_policy   = local.origin_settings.origin_protocol_policy
+        origin_ssl_protocols     = local.origin_settings.origin_ssl_protocols
+        origin_read_timeout      = local.origin_settings.origin_read_timeout
+        origin_keepalive_timeout = local.origin_settings.origin_keepalive_timeout
+      }
     }
   }
 
   origin_group {
-    origin_id = "regions"
+    origin_id = local.read_origin_id
 
     failover_criteria {
       status_codes = [500, 502, 503, 504]
     }
 
     member {
-      origin_id = "latency"
+      origin_id = "read-latency"
     }
 
     member {
-      origin_id = "secondary"
+      origin_id = "read-fixed"
     }
   }
 
+  # Everything not listed as a read path: every method, to the latency record (no origin group).
   default_cache_behavior {
-    target_origin_id           = "regions"
+    target_origin_id           = local.write_origin_id
     viewer_protocol_policy     = "redirect-to-https"
-    allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+    allowed_methods            = local.all_methods
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
     cache_policy_id            = data.aws_cloudfront_cache_policy.disabled.id
     origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer_except_host.id
     response_headers_policy_id = data.aws_cloudfront_response_headers_policy.security.id
+  }
+
+  # Read-only paths: GET/HEAD/OPTIONS through the origin group, so a region that fails to connect
+  # or answers 5xx is replaced by the fixed second region within the same request. Any other
+  # method on these paths is refused by CloudFront (403): the API keeps writes off them.
+  dynamic "ordered_cache_behavior" {
+    for_each = var.read_path_patterns
+    content {
+      path_pattern               = ordered_cache_behavior.value
+      target_origin_id           = local.read_origin_id
+      viewer_protocol_policy     = "redirect-to-https"
+      allowed_methods            = local.read_methods
+      cached_methods             = ["GET", "HEAD"]
+      compress                   = true
+      cache_policy_id            = data.aws_cloudfront_cache_policy.disabled.id
+      origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer_except_host.id
+      response_headers_policy_id = data.aws_cloudfront_response_headers_policy.security.id
+    }
   }
 
   restrictions {

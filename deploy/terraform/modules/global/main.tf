@@ -5,7 +5,10 @@
 locals {
   public_hostname = var.public_hostname != "" ? var.public_hostname : "api.${var.domain}"
   origin_hostname = "origin.${var.domain}"
-  ingress_host    = { for r, _ in var.regions : r => "ingress.${r}.${var.domain}" }
+  # CloudFront's fixed second origin: a failover record, so evacuating that region (an ARC routing
+  # control set off) moves it to the next region without touching CloudFront.
+  fallback_hostname = "fallback.${var.domain}"
+  ingress_host      = { for r, _ in var.regions : r => "ingress.${r}.${var.domain}" }
 }
 
 # === Health checks: one per region, on Meridian's readiness through the public ALB ===
@@ -23,6 +26,36 @@ resource "aws_route53_health_check" "region" {
   measure_latency   = true
   reference_name    = substr("${var.name}-${each.key}", 0, 28)
   tags              = merge(var.tags, { Name = "${var.name}-${each.key}-readyz" })
+}
+
+# === Traffic switches: Route 53 ARC routing controls (data plane in five regions) ===
+# A region serves only while BOTH its readiness check passes AND its routing control is on. The
+# routing control is flipped through ARC's cluster data plane (any of five regional endpoints),
+# never through the Route 53 control plane in us-east-1 (docs/runbook.md).
+
+resource "aws_route53_health_check" "switch" {
+  for_each = var.routing_control_arns
+
+  type                = "RECOVERY_CONTROL"
+  routing_control_arn = each.value
+  tags                = merge(var.tags, { Name = "${var.name}-${each.key}-switch" })
+}
+
+resource "aws_route53_health_check" "serving" {
+  for_each = length(var.routing_control_arns) > 0 ? var.regions : {}
+
+  type                   = "CALCULATED"
+  child_health_threshold = 2
+  child_healthchecks     = [aws_route53_health_check.region[each.key].id, aws_route53_health_check.switch[each.key].id]
+  reference_name         = substr("${var.name}-${each.key}-on", 0, 27)
+  tags                   = merge(var.tags, { Name = "${var.name}-${each.key}-serving" })
+}
+
+locals {
+  # The check a region's answers are tied to: readiness AND switch when ARC is configured.
+  serving_check = {
+    for r, _ in var.regions : r => length(var.routing_control_arns) > 0 ? aws_route53_health_check.serving[r].id : aws_route53_health_check.region[r].id
+  }
 }
 
 # === Public records ===
@@ -51,7 +84,7 @@ resource "aws_route53_record" "origin" {
   name            = local.origin_hostname
   type            = "A"
   set_identifier  = each.key
-  health_check_id = aws_route53_health_check.region[each.key].id
+  health_check_id = local.serving_check[each.key]
 
   latency_routing_policy {
     region = each.key
@@ -60,6 +93,28 @@ resource "aws_route53_record" "origin" {
   alias {
     name                   = each.value.alb_dns_name
     zone_id                = each.value.alb_zone_id
+    evaluate_target_health = true
+  }
+}
+
+# fallback.<domain>: CloudFront's secondary origin for reads. PRIMARY is the configured second
+# region, SECONDARY the next one; each answer is tied to its region's serving check.
+resource "aws_route53_record" "fallback" {
+  for_each = { for i, r in var.fallback_origin_regions : r => i == 0 ? "PRIMARY" : "SECONDARY" }
+
+  zone_id         = var.zone_id
+  name            = local.fallback_hostname
+  type            = "A"
+  set_identifier  = "${each.value}-${each.key}"
+  health_check_id = local.serving_check[each.key]
+
+  failover_routing_policy {
+    type = each.value
+  }
+
+  alias {
+    name                   = var.regions[each.key].alb_dns_name
+    zone_id                = var.regions[each.key].alb_zone_id
     evaluate_target_health = true
   }
 }

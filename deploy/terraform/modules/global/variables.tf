@@ -41,9 +41,20 @@ variable "regions" {
   }
 }
 
-variable "secondary_origin_region" {
-  description = "Region whose ingress is CloudFront's secondary origin (the primary origin is the latency record, which already avoids unhealthy regions)."
-  type        = string
+variable "fallback_origin_regions" {
+  description = "CloudFront's secondary origin for reads, fallback.<domain>: a Route 53 failover record answering with the first region while it serves, else the second. The primary origin is the latency record, which already avoids regions that do not serve."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.fallback_origin_regions) == 2 && length(distinct(var.fallback_origin_regions)) == 2
+    error_message = "Name two different regions: the failover record's PRIMARY and SECONDARY."
+  }
+}
+
+variable "routing_control_arns" {
+  description = "Route 53 ARC routing control ARN per region (modules/arc). When set, a region serves only while its readiness check passes and its routing control is on. Empty: readiness checks only."
+  type        = map(string)
+  default     = {}
 }
 
 variable "health_check_interval" {
@@ -84,4 +95,32 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "read_path_patterns" {
+  description = "CloudFront path patterns that serve only reads (GET, HEAD, OPTIONS): they go through the failover origin group. Other methods on them are refused by CloudFront, so list only paths the API never writes to. Everything else takes the write path (all methods, no origin group)."
+  type        = list(string)
+  default     = ["/ledger/*"]
+
+  validation {
+    condition     = length(var.read_path_patterns) <= 24 && alltrue([for p in var.read_path_patterns : p != "*" && p != "/*"])
+    error_message = "At most 24 read path patterns (CloudFront allows 25 behaviours), and not the catch-all: the default behaviour is the write path."
+  }
+}
+
+variable "origin_verify_header" {
+  description = "Name of the header CloudFront adds to every origin request; the regional ALBs forward only requests that carry it with the secret value."
+  type        = string
+  default     = "X-Origin-Verify"
+}
+
+variable "origin_verify_secret" {
+  description = "Value of the origin-verify header (at least 32 characters). CloudFront's API has no write-only form: it is in the state, which is KMS-encrypted (docs/runbook.md: rotation)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.origin_verify_secret) >= 32
+    error_message = "Use at least 32 random characters (openssl rand -hex 32)."
+  }
 }

@@ -1,4 +1,5 @@
-# One dashboard over all regions (widgets name their region explicitly).
+# One dashboard over all regions (widgets name their region explicitly): ALB traffic and 5xx,
+# Meridian failovers, Aurora lag and commit latency, and which regions each region's Meridians reach.
 
 locals {
   dashboard_widgets = flatten([
@@ -38,16 +39,28 @@ locals {
         width  = 8
         height = 6
         properties = {
-          title  = d.aurora_cluster_id == "" ? "${r}: Aurora writer commit latency" : "${r}: Aurora global lag (ms)"
+          # Lag exists while the cluster is a secondary, commit latency while it is the writer.
+          title  = "${r}: Aurora lag and commit latency (ms)"
           region = r
           stat   = "Maximum"
           period = 60
-          metrics = d.aurora_cluster_id == "" ? [
-            ["AWS/RDS", "CommitLatency", "DBClusterIdentifier", "${var.name}-${r}"],
-            ] : [
+          metrics = [
             ["AWS/RDS", "AuroraGlobalDBReplicationLag", "DBClusterIdentifier", d.aurora_cluster_id],
             [".", "AuroraGlobalDBRPOLag", ".", "."],
+            [".", "CommitLatency", ".", ".", { stat = "Average" }],
           ]
+        }
+      },
+      {
+        type   = "metric"
+        width  = 8
+        height = 6
+        properties = {
+          title   = "${r}: regions its Meridians reach (meridian_endpoint_up, max over tasks)"
+          region  = r
+          stat    = "Maximum"
+          period  = 60
+          metrics = [for seen in keys(var.dashboard_regions) : [var.metrics_namespace, "meridian_endpoint_up", "region", seen]]
         }
       },
     ]

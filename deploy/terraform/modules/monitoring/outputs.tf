@@ -31,3 +31,25 @@ output "dashboard_name" {
   description = "Name of the cross-region dashboard, if this instance created it."
   value       = one(aws_cloudwatch_dashboard.global[*].dashboard_name)
 }
+
+output "writer_down_alarms" {
+  description = "Name and ARN of this region's writer-down composite alarm about each sibling, keyed by sibling region."
+  value       = { for r, a in aws_cloudwatch_composite_alarm.writer_down : r => { name = a.alarm_name, arn = a.arn } }
+}
+
+output "replication_alarm_names" {
+  description = "Replication alarms in this region: Aurora lag, Aurora writer commit latency, ElastiCache Global Datastore lag, S3 failed replication (per rule)."
+  value = {
+    aurora_lag      = [for a in aws_cloudwatch_metric_alarm.aurora_lag : a.alarm_name]
+    aurora_writer   = aws_cloudwatch_metric_alarm.aurora_commit_latency.alarm_name
+    cache_lag       = aws_cloudwatch_metric_alarm.cache_replication_lag.alarm_name
+    s3_failed       = [for a in aws_cloudwatch_metric_alarm.s3_replication_failed : a.alarm_name]
+    s3_latency      = [for a in aws_cloudwatch_metric_alarm.s3_replication_latency : a.alarm_name]
+    pager_endpoints = length(aws_sns_topic_subscription.pager)
+  }
+}
+
+output "approval_topic" {
+  description = "SNS topic (name and ARN) that receives the failover automation's approval requests; its name starts with Automation, as aws:approve requires."
+  value       = { name = aws_sns_topic.approvals.name, arn = aws_sns_topic.approvals.arn }
+}

@@ -41,10 +41,49 @@ variable "failover_alarm_threshold" {
   default     = 60
 }
 
-variable "aurora_secondary_cluster_id" {
-  description = "Identifier of the Aurora secondary cluster in this region; empty in the writer region (the lag metrics exist only for secondaries)."
+variable "aurora_cluster_id" {
+  description = "Identifier of this region's Aurora cluster (member of the global database; the lag metrics exist while it is a secondary)."
   type        = string
-  default     = ""
+}
+
+variable "aurora_commit_latency_threshold_ms" {
+  description = "Alarm when the writer's average CommitLatency exceeds this many milliseconds for 3 minutes."
+  type        = number
+  default     = 100
+}
+
+variable "writer_down_lag_ms" {
+  description = "Replication lag (ms) above which this region's replica counts as no longer hearing from the writer, in the writer-down composite alarms."
+  type        = number
+  default     = 1000
+}
+
+variable "cache_replication_group_id" {
+  description = "ElastiCache replication group of this region (Global Datastore member); its nodes are <id>-001 and <id>-002."
+  type        = string
+}
+
+variable "cache_lag_threshold_seconds" {
+  description = "Alarm when the Global Datastore member is more than this many seconds behind the primary."
+  type        = number
+  default     = 2
+}
+
+variable "sibling_regions" {
+  description = "The other regions: this region's vantage point on each (writer-down composite alarms)."
+  type        = list(string)
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of Meridian's metrics (exported by the task's OpenTelemetry collector)."
+  type        = string
+  default     = "Meridian"
+}
+
+variable "pager_https_endpoints" {
+  description = "HTTPS endpoints of a pager (PagerDuty, Opsgenie, ...) subscribed to this region's alert topic."
+  type        = list(string)
+  default     = []
 }
 
 variable "aurora_lag_threshold_ms" {
@@ -81,7 +120,7 @@ variable "route53_health_check_ids" {
 }
 
 variable "dashboard_regions" {
-  description = "When non-empty, create the cross-region dashboard here: per region its ALB and target group ARN suffixes, and the Aurora secondary cluster ID (empty for the writer)."
+  description = "When non-empty, create the cross-region dashboard here: per region its ALB and target group ARN suffixes and its Aurora cluster ID."
   type = map(object({
     alb_arn_suffix          = string
     target_group_arn_suffix = string

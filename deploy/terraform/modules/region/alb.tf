@@ -1,5 +1,7 @@
 # Two ALBs in front of the same tasks:
-# - public: CloudFront and Route 53 health checks reach the region through it;
+# - public: CloudFront and Route 53 health checks reach the region through it, and nothing else
+#   (security groups: CloudFront's origin-facing prefix list and the Route 53 health checkers'
+#   prefix list only; listener: CloudFront's secret origin-verify header, or the readiness path);
 # - internal: sibling regions' Meridian reach this region through it over VPC peering (the tasks
 #   have no internet route, so they could not reach the public one).
 # Both health-check Meridian's readiness path on the main port, so a draining or app-less Meridian
@@ -7,8 +9,8 @@
 
 locals {
   albs = {
-    public   = { internal = false, subnets = aws_subnet.public[*].id, sg = aws_security_group.alb.id }
-    internal = { internal = true, subnets = aws_subnet.private[*].id, sg = aws_security_group.internal_alb.id }
+    public   = { internal = false, subnets = aws_subnet.public[*].id, sgs = [aws_security_group.alb.id, aws_security_group.alb_healthcheckers.id] }
+    internal = { internal = true, subnets = aws_subnet.private[*].id, sgs = [aws_security_group.internal_alb.id] }
   }
 }
 
@@ -126,7 +128,7 @@ resource "aws_lb" "this" {
   load_balancer_type         = "application"
   internal                   = each.value.internal
   subnets                    = each.value.subnets
-  security_groups            = [each.value.sg]
+  security_groups            = each.value.sgs
   drop_invalid_header_fields = true
   enable_deletion_protection = var.alb_deletion_protection
   # Meridian's own header_read timeout is 10 s; the ALB idle timeout must exceed Meridian's
@@ -171,10 +173,77 @@ resource "aws_lb_target_group" "this" {
   tags = local.tags
 }
 
-resource "aws_lb_listener" "https" {
-  for_each = local.albs
+# Public listener: only requests that carry CloudFront's origin-verify header (and Route 53's
+# readiness checks, which cannot send headers) reach Meridian; anything else that got past the
+# security groups is answered 403 by the ALB itself.
+resource "aws_lb_listener" "public" {
+  load_balancer_arn = aws_lb.this["public"].arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
 
-  load_balancer_arn = aws_lb.this[each.key].arn
+  default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "forbidden: use the public hostname"
+      status_code  = "403"
+    }
+  }
+
+  tags = local.tags
+}
+
+resource "aws_lb_listener_rule" "from_cloudfront" {
+  listener_arn = aws_lb_listener.public.arn
+  priority     = 10
+
+  condition {
+    http_header {
+      http_header_name = var.origin_verify_header
+      # Several values during a rotation (docs/runbook.md); at most five per rule.
+      values = var.origin_verify_secrets
+    }
+  }
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this["public"].arn
+  }
+
+  tags = local.tags
+}
+
+# Route 53 health checkers cannot add a header: they may read the readiness path, nothing else.
+resource "aws_lb_listener_rule" "route53_readiness" {
+  listener_arn = aws_lb_listener.public.arn
+  priority     = 20
+
+  condition {
+    path_pattern {
+      values = ["/.meridian/readyz"]
+    }
+  }
+
+  condition {
+    http_request_method {
+      values = ["GET"]
+    }
+  }
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this["public"].arn
+  }
+
+  tags = local.tags
+}
+
+# Internal listener: sibling regions' Meridian over VPC peering (the security group admits only
+# the sibling VPC ranges).
+resource "aws_lb_listener" "internal" {
+  load_balancer_arn = aws_lb.this["internal"].arn
   port              = 443
   protocol          = "HTTPS"
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -182,24 +251,7 @@ resource "aws_lb_listener" "https" {
 
   default_action {
     type             = "forward"
-    target_group_arn = aws_lb_target_group.this[each.key].arn
-  }
-
-  tags = local.tags
-}
-
-resource "aws_lb_listener" "http_redirect" {
-  load_balancer_arn = aws_lb.this["public"].arn
-  port              = 80
-  protocol          = "HTTP"
-
-  default_action {
-    type = "redirect"
-    redirect {
-      port        = "443"
-      protocol    = "HTTPS"
-      status_code = "HTTP_301"
-    }
+    target_group_arn = aws_lb_target_group.this["internal"].arn
   }
 
   tags = local.tags

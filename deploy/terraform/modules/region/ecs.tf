@@ -8,6 +8,14 @@ resource "aws_cloudwatch_log_group" "tasks" {
   tags              = local.tags
 }
 
+# Meridian's metrics as CloudWatch embedded-metric-format records (written by the collector).
+resource "aws_cloudwatch_log_group" "metrics" {
+  name              = "/meridian/${var.region}/metrics"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.this.arn
+  tags              = local.tags
+}
+
 resource "aws_ecs_cluster" "this" {
   name = local.prefix
   tags = local.tags
@@ -29,7 +37,47 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
   }
 }
 
+# The ADOT collector's configuration: OTLP from Meridian on localhost -> X-Ray; Meridian's
+# Prometheus metrics (admin listener, loopback) -> CloudWatch (EMF) for the alarms that judge a
+# sibling region from this region's vantage point.
 locals {
+  adot_image = var.adot_image != "" ? var.adot_image : "${local.account_id}.dkr.ecr.${var.region}.amazonaws.com/ecr-public/aws-observability/aws-otel-collector:${var.adot_version}"
+  adot_config = templatefile("${path.module}/templates/adot-collector.yaml.tftpl", {
+    region            = var.region
+    metrics_log_group = aws_cloudwatch_log_group.metrics.name
+    metrics_namespace = var.metrics_namespace
+  })
+
+  # Environment of the Meridian container beyond its config file.
+  meridian_environment = merge(
+    {
+      # OpenTelemetry standard variables: Meridian's OTLP exporter (issue 20) sends to the ADOT
+      # sidecar on localhost; the config-file keys for OTLP are not defined yet.
+      OTEL_EXPORTER_OTLP_ENDPOINT = "http://localhost:4318"
+      OTEL_EXPORTER_OTLP_PROTOCOL = "http/protobuf"
+      OTEL_SERVICE_NAME           = "meridian"
+      OTEL_RESOURCE_ATTRIBUTES    = "cloud.provider=aws,cloud.region=${var.region},deployment.environment=production"
+    },
+    # For Meridian's [database] section (issue 16, keys not defined yet): the monitoring user and
+    # where each region's database and the global writer endpoint are.
+    var.database_view.writer_endpoint == "" ? {} : {
+      MERIDIAN_DB_MONITOR_USER       = var.database_view.monitor_user
+      MERIDIAN_DB_WRITER_ENDPOINT    = var.database_view.writer_endpoint
+      MERIDIAN_DB_REGION_ENDPOINTS   = jsonencode(var.database_view.region_endpoints)
+      MERIDIAN_DB_TOPOLOGY_PARAMETER = var.topology_parameter_name
+    },
+  )
+
+  meridian_secrets = concat(
+    [{ name = "MERIDIAN_FORWARD_SECRET", valueFrom = var.forward_secret_arn }],
+    var.database_view.monitor_secret_arn == "" ? [] : [{ name = "MERIDIAN_DB_MONITOR_PASSWORD", valueFrom = "${var.database_view.monitor_secret_arn}:password::" }],
+  )
+
+  app_secrets = var.app_database_secret_arn == "" ? [] : [
+    { name = "DATABASE_USER", valueFrom = "${var.app_database_secret_arn}:username::" },
+    { name = "DATABASE_PASSWORD", valueFrom = "${var.app_database_secret_arn}:password::" },
+  ]
+
   log_options = {
     "awslogs-group"         = aws_cloudwatch_log_group.tasks.name
     "awslogs-region"        = var.region
@@ -48,11 +96,14 @@ locals {
       readonlyRootFilesystem = true
       # Drain (15 s) + grace (30 s) = 45 s < 60 s: Meridian finishes before SIGKILL.
       stopTimeout = var.stop_timeout
-      secrets     = [{ name = "MERIDIAN_FORWARD_SECRET", valueFrom = var.forward_secret_arn }]
-      # Stopped first (it depends on the others), so the app and agent outlive its drain.
+      environment = [for k, v in local.meridian_environment : { name = k, value = v }]
+      secrets     = local.meridian_secrets
+      # Stopped first (it depends on the others), so the app, the agent and the collector outlive
+      # its drain (the last spans of a draining task are still exported).
       dependsOn = [
         { containerName = "app", condition = "START" },
         { containerName = "appconfig-agent", condition = "START" },
+        { containerName = "otel-collector", condition = "START" },
       ]
       logConfiguration = { logDriver = "awslogs", options = merge(local.log_options, { "awslogs-stream-prefix" = "meridian" }) }
     },
@@ -63,6 +114,7 @@ locals {
       readonlyRootFilesystem = true
       stopTimeout            = var.stop_timeout
       environment            = [for k, v in var.app_environment : { name = k, value = v }]
+      secrets                = local.app_secrets
       logConfiguration       = { logDriver = "awslogs", options = merge(local.log_options, { "awslogs-stream-prefix" = "app" }) }
     },
     {
@@ -80,6 +132,20 @@ locals {
       ]
       logConfiguration = { logDriver = "awslogs", options = merge(local.log_options, { "awslogs-stream-prefix" = "appconfig-agent" }) }
     },
+    {
+      # AWS Distro for OpenTelemetry: traces to X-Ray, Meridian's metrics to CloudWatch. Not
+      # essential: without it Meridian serves on and counts the spans it drops (issue 20).
+      name                   = "otel-collector"
+      image                  = local.adot_image
+      essential              = false
+      readonlyRootFilesystem = true
+      user                   = "10001:10001"
+      stopTimeout            = var.stop_timeout
+      memoryReservation      = 128
+      environment            = [{ name = "AOT_CONFIG_CONTENT", value = local.adot_config }]
+      healthCheck            = { command = ["CMD", "/healthcheck"], interval = 30, timeout = 5, retries = 3, startPeriod = 10 }
+      logConfiguration       = { logDriver = "awslogs", options = merge(local.log_options, { "awslogs-stream-prefix" = "otel-collector" }) }
+    },
   ]
 }
 
@@ -94,9 +160,10 @@ resource "aws_ecs_task_definition" "this" {
   container_definitions    = jsonencode(local.containers)
   tags                     = local.tags
 
+  # Graviton by default: the image is built for linux/arm64 and linux/amd64 (deploy workflow).
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
+    cpu_architecture        = var.cpu_architecture
   }
 }
 
@@ -105,6 +172,7 @@ resource "aws_ecs_service" "this" {
   cluster                            = aws_ecs_cluster.this.id
   task_definition                    = aws_ecs_task_definition.this.arn
   desired_count                      = var.min_capacity
+  platform_version                   = "1.4.0"
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
   health_check_grace_period_seconds  = 30
@@ -112,7 +180,8 @@ resource "aws_ecs_service" "this" {
   enable_execute_command             = false
   tags                               = local.tags
 
-  # On-demand for the base (the minimum), Spot for most of what autoscaling adds.
+  # On-demand for the base (the minimum, sized to carry this region's share with one region lost:
+  # docs/cost.md), Spot for most of what autoscaling adds above it.
   capacity_provider_strategy {
     capacity_provider = "FARGATE"
     base              = var.min_capacity
@@ -154,7 +223,7 @@ resource "aws_ecs_service" "this" {
     ignore_changes = [desired_count, task_definition]
   }
 
-  depends_on = [aws_lb_listener.https, aws_ecs_cluster_capacity_providers.this]
+  depends_on = [aws_lb_listener.public, aws_lb_listener.internal, aws_ecs_cluster_capacity_providers.this]
 }
 
 # === Autoscaling: requests per target and CPU, whichever asks for more tasks ===

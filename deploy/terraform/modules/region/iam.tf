@@ -41,13 +41,17 @@ data "aws_iam_policy_document" "execution" {
       "arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/${var.name}",
       "arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/${var.name}-app",
       "arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/ecr-public/aws-appconfig/*",
+      "arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/ecr-public/aws-observability/*",
     ]
   }
 
   statement {
-    sid       = "PullThroughCacheFirstPull"
-    actions   = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
-    resources = ["arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/ecr-public/aws-appconfig/*"]
+    sid     = "PullThroughCacheFirstPull"
+    actions = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+    resources = [
+      "arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/ecr-public/aws-appconfig/*",
+      "arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/ecr-public/aws-observability/*",
+    ]
   }
 
   statement {
@@ -56,10 +60,12 @@ data "aws_iam_policy_document" "execution" {
     resources = ["${aws_cloudwatch_log_group.tasks.arn}:*"]
   }
 
+  # The forwarding secret, and (when the data tier is wired) the app's and Meridian's database
+  # credentials: each container gets only its own through ECS `secrets`.
   statement {
-    sid       = "ReadForwardSecret"
+    sid       = "ReadTaskSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.forward_secret_arn]
+    resources = compact([var.forward_secret_arn, var.app_database_secret_arn, var.database_view.monitor_secret_arn])
   }
 
   statement {
@@ -124,6 +130,38 @@ data "aws_iam_policy_document" "task" {
       }
     }
   }
+}
+
+# The OpenTelemetry collector sidecar: traces to X-Ray, metrics (EMF) to its one log group.
+data "aws_iam_policy_document" "task_telemetry" {
+  statement {
+    sid = "XRayWrite"
+    actions = [
+      "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries",
+    ]
+    resources = ["*"] # X-Ray's write and sampling calls have no resource-level permissions
+  }
+
+  statement {
+    sid       = "EmfMetrics"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.metrics.arn}:*"]
+  }
+
+  # The data topology the failover automation publishes (which region holds the database writer
+  # and the cache primary): read by Meridian's database view and the app.
+  statement {
+    sid       = "ReadDataTopology"
+    actions   = ["ssm:GetParameter"]
+    resources = ["arn:${local.partition}:ssm:${var.region}:${local.account_id}:parameter${var.topology_parameter_name}"]
+  }
+}
+
+resource "aws_iam_role_policy" "task_telemetry" {
+  name   = "telemetry-and-topology"
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task_telemetry.json
 }
 
 resource "aws_iam_role_policy" "task" {

@@ -99,8 +99,10 @@ resource "aws_vpc_endpoint" "s3" {
 
 locals {
   # ECR (api + dkr; image layers come through the S3 gateway), CloudWatch Logs, Secrets Manager
-  # (ECS injects MERIDIAN_FORWARD_SECRET) and AppConfig data (the agent sidecar polls it).
-  interface_endpoints = toset(["ecr.api", "ecr.dkr", "logs", "secretsmanager", "appconfigdata"])
+  # (ECS injects MERIDIAN_FORWARD_SECRET and the database credentials), AppConfig data (the agent
+  # sidecar polls it), X-Ray (the OpenTelemetry collector exports traces) and SSM (the data
+  # topology parameter that the failover automation updates).
+  interface_endpoints = toset(["ecr.api", "ecr.dkr", "logs", "secretsmanager", "appconfigdata", "xray", "ssm"])
 }
 
 resource "aws_security_group" "endpoints" {

@@ -18,6 +18,59 @@ output "private_subnet_ids" {
   value       = aws_subnet.private[*].id
 }
 
+output "public_subnet_ids" {
+  description = "Public subnets (ALB; the drill task runs here with a public IP)."
+  value       = aws_subnet.public[*].id
+}
+
+output "availability_zones" {
+  description = "Availability zones of the subnets, in subnet order."
+  value       = local.azs
+}
+
+output "alb_listener_rules" {
+  description = "The public ALB's listener: default action, and each rule's priority, kind of condition and action (values of the secret header are not shown)."
+  sensitive   = true # built from blocks that hold the origin-verify secret (only names are output)
+  value = {
+    default_action = aws_lb_listener.public.default_action[0].type
+    rules = {
+      for k, r in { from_cloudfront = aws_lb_listener_rule.from_cloudfront, route53_readiness = aws_lb_listener_rule.route53_readiness } : k => {
+        priority                    = r.priority
+        conditions                  = sort(flatten([for c in r.condition : concat([for h in c.http_header : "http_header:${h.http_header_name}"], [for p in c.path_pattern : "path_pattern:${join(",", p.values)}"], [for m in c.http_request_method : "method:${join(",", m.values)}"])]))
+        action                      = r.action[0].type
+      }
+    }
+  }
+}
+
+output "public_alb_ingress" {
+  description = "Ingress rules of the public ALB's two security groups: per group, the source of each rule (prefix list name or CIDR)."
+  value = {
+    for group, sg in { cloudfront = aws_security_group.alb.id, healthcheckers = aws_security_group.alb_healthcheckers.id } : group => [
+      for rule in [aws_vpc_security_group_ingress_rule.alb_https, aws_vpc_security_group_ingress_rule.alb_route53] :
+      rule.prefix_list_id == data.aws_ec2_managed_prefix_list.cloudfront.id ? data.aws_ec2_managed_prefix_list.cloudfront.name : (
+        rule.prefix_list_id == data.aws_ec2_managed_prefix_list.route53_healthchecks.id ? data.aws_ec2_managed_prefix_list.route53_healthchecks.name : coalesce(rule.cidr_ipv4, "other")
+      ) if rule.security_group_id == sg
+    ]
+  }
+}
+
+output "task_definition" {
+  description = "The task definition's CPU architecture, container names, the Meridian container's environment variable names and OTLP endpoint, and each container health check's command."
+  value = {
+    cpu_architecture = one(aws_ecs_task_definition.this.runtime_platform).cpu_architecture
+    containers       = [for c in local.containers : c.name]
+    meridian_env     = sort(keys(local.meridian_environment))
+    otlp_endpoint    = local.meridian_environment.OTEL_EXPORTER_OTLP_ENDPOINT
+    health_checks    = { for c in local.containers : c.name => c.healthCheck.command if can(c.healthCheck.command) }
+  }
+}
+
+output "capacity" {
+  description = "On-demand base (minimum tasks), maximum tasks and Spot weight above the base."
+  value       = { on_demand_base = var.min_capacity, max = var.max_capacity, spot_weight = var.spot_weight }
+}
+
 output "private_subnet_arns" {
   description = "ARNs of the private subnets (targets of the FIS network experiments)."
   value       = aws_subnet.private[*].arn

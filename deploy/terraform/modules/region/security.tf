@@ -1,5 +1,5 @@
 # Security groups: each allows only the flows the request path needs.
-#   internet --443/80--> public ALB --8080--> tasks
+#   CloudFront, Route 53 health checkers --443--> public ALB --8080--> tasks
 #   sibling VPCs --443--> internal ALB --8080--> tasks
 #   tasks --443--> VPC endpoints, S3 (gateway), sibling internal ALBs
 #   tasks --5432--> Aurora (local; secondaries forward writes), --6379--> ElastiCache (local reads,
@@ -7,27 +7,45 @@
 
 resource "aws_security_group" "alb" {
   name        = "${local.prefix}-alb"
-  description = "Public ALB: HTTPS (and HTTP, redirected) from the internet"
+  description = "Public ALB: HTTPS from CloudFront origin-facing servers only"
   vpc_id      = aws_vpc.this.id
   tags        = local.tags
 }
 
+# CloudFront's origin-facing servers only. AWS counts this managed prefix list as 55 rules
+# against the security group's rule quota (60 by default), so the group holds nothing else.
+data "aws_ec2_managed_prefix_list" "cloudfront" {
+  name = "com.amazonaws.global.cloudfront.origin-facing"
+}
+
 resource "aws_vpc_security_group_ingress_rule" "alb_https" {
   security_group_id = aws_security_group.alb.id
-  description       = "HTTPS from CloudFront and Route 53 health checkers (internet)"
+  description       = "HTTPS from CloudFront origin-facing servers only"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
-  cidr_ipv4         = "0.0.0.0/0"
+  prefix_list_id    = data.aws_ec2_managed_prefix_list.cloudfront.id
 }
 
-resource "aws_vpc_security_group_ingress_rule" "alb_http" {
-  security_group_id = aws_security_group.alb.id
-  description       = "HTTP, answered only with a redirect to HTTPS"
+# Route 53 health checkers, in a second group (the first is full with CloudFront's list).
+data "aws_ec2_managed_prefix_list" "route53_healthchecks" {
+  name = "com.amazonaws.${var.region}.route53-healthchecks"
+}
+
+resource "aws_security_group" "alb_healthcheckers" {
+  name        = "${local.prefix}-alb-healthcheckers"
+  description = "Public ALB: HTTPS from Route 53 health checkers only"
+  vpc_id      = aws_vpc.this.id
+  tags        = local.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "alb_route53" {
+  security_group_id = aws_security_group.alb_healthcheckers.id
+  description       = "HTTPS from Route 53 health checkers (readiness path only, by listener rule)"
   ip_protocol       = "tcp"
-  from_port         = 80
-  to_port           = 80
-  cidr_ipv4         = "0.0.0.0/0"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = data.aws_ec2_managed_prefix_list.route53_healthchecks.id
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {
@@ -125,6 +143,17 @@ resource "aws_vpc_security_group_egress_rule" "tasks_to_db" {
   referenced_security_group_id = aws_security_group.db.id
 }
 
+# Meridian's database view (issue 16) watches every region's database, and apps in any region
+# write through the Aurora global writer endpoint, which can be in a sibling region.
+resource "aws_vpc_security_group_egress_rule" "tasks_to_sibling_db" {
+  security_group_id = aws_security_group.tasks.id
+  description       = "PostgreSQL to sibling regions' Aurora (database view, global writer endpoint)"
+  ip_protocol       = "tcp"
+  from_port         = 5432
+  to_port           = 5432
+  prefix_list_id    = aws_ec2_managed_prefix_list.siblings.id
+}
+
 resource "aws_vpc_security_group_egress_rule" "tasks_to_cache" {
   security_group_id            = aws_security_group.tasks.id
   description                  = "Redis (ElastiCache)"
@@ -160,6 +189,15 @@ resource "aws_vpc_security_group_ingress_rule" "db_from_tasks" {
   from_port                    = 5432
   to_port                      = 5432
   referenced_security_group_id = aws_security_group.tasks.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "db_from_siblings" {
+  security_group_id = aws_security_group.db.id
+  description       = "PostgreSQL from sibling regions' tasks (this cluster may hold the global writer)"
+  ip_protocol       = "tcp"
+  from_port         = 5432
+  to_port           = 5432
+  prefix_list_id    = aws_ec2_managed_prefix_list.siblings.id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "cache_from_siblings" {

@@ -96,7 +96,7 @@ variable "task_memory" {
 }
 
 variable "min_capacity" {
-  description = "Minimum number of tasks (one per AZ at least). These run on on-demand Fargate (capacity provider base)."
+  description = "Minimum number of tasks, all on on-demand Fargate (capacity provider base): size it to carry this region's share with one region lost (docs/cost.md). At least one per AZ."
   type        = number
   default     = 2
 }
@@ -152,6 +152,75 @@ variable "alb_deletion_protection" {
   description = "Protect the ALBs from deletion (turn off only to tear an environment down)."
   type        = bool
   default     = true
+}
+
+variable "cpu_architecture" {
+  description = "CPU architecture of the Fargate tasks: ARM64 (Graviton, the default: cheaper per vCPU-hour) or X86_64. The image is built for both."
+  type        = string
+  default     = "ARM64"
+
+  validation {
+    condition     = contains(["ARM64", "X86_64"], var.cpu_architecture)
+    error_message = "cpu_architecture is ARM64 or X86_64."
+  }
+}
+
+variable "origin_verify_header" {
+  description = "Header CloudFront adds to every origin request; the public ALB forwards only requests that carry it with one of origin_verify_secrets."
+  type        = string
+  default     = "X-Origin-Verify"
+}
+
+variable "origin_verify_secrets" {
+  description = "Accepted values of the origin-verify header: the current one, and the previous one during a rotation (at most 5)."
+  type        = list(string)
+  sensitive   = true
+
+  validation {
+    condition     = length(var.origin_verify_secrets) >= 1 && length(var.origin_verify_secrets) <= 5
+    error_message = "One to five accepted origin-verify values (an ALB rule condition takes at most five)."
+  }
+}
+
+variable "adot_image" {
+  description = "AWS Distro for OpenTelemetry collector image. Empty means the ECR pull-through cache of public.ecr.aws/aws-observability/aws-otel-collector:<adot_version>."
+  type        = string
+  default     = ""
+}
+
+variable "adot_version" {
+  description = "Tag of the ADOT collector image pulled through the cache (pin it; check public.ecr.aws for the current release)."
+  type        = string
+  default     = "v0.40.0"
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of Meridian's metrics exported by the collector (EMF)."
+  type        = string
+  default     = "Meridian"
+}
+
+variable "app_database_secret_arn" {
+  description = "ARN (in this region) of the Secrets Manager secret with the app's database username and password (JSON keys username, password). Empty: the app gets no database credentials."
+  type        = string
+  default     = ""
+}
+
+variable "database_view" {
+  description = "For Meridian's database view: the monitoring user, its secret's ARN in this region (JSON key password), the Aurora global writer endpoint and each region's reader endpoint. Empty writer_endpoint: not wired."
+  type = object({
+    monitor_user       = string
+    monitor_secret_arn = string
+    writer_endpoint    = string
+    region_endpoints   = map(string)
+  })
+  default = { monitor_user = "", monitor_secret_arn = "", writer_endpoint = "", region_endpoints = {} }
+}
+
+variable "topology_parameter_name" {
+  description = "SSM parameter (in every region) holding the current data topology (database writer region, cache primary region), updated by the failover automation."
+  type        = string
+  default     = "/meridian/data/topology"
 }
 
 variable "tags" {

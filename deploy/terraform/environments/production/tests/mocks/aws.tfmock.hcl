@@ -75,7 +75,7 @@ mock_resource "aws_iam_role" {
 
 mock_resource "aws_sns_topic" {
   defaults = {
-    arn = "arn:aws:sns:us-east-1:123456789012:mock"
+    arn = "arn:aws:sns:us-east-1:123456789012:Automation-mock"
   }
 }
 
@@ -163,5 +163,66 @@ mock_resource "aws_subnet" {
 mock_resource "aws_elasticache_replication_group" {
   defaults = {
     id = "meridian-mock"
+  }
+}
+
+mock_data "aws_ec2_managed_prefix_list" {
+  defaults = {
+    id = "pl-0123456789abcdef0"
+  }
+}
+
+mock_resource "aws_route53recoverycontrolconfig_cluster" {
+  defaults = {
+    arn = "arn:aws:route53-recovery-control::123456789012:cluster/mock"
+    cluster_endpoints = [
+      { endpoint = "https://host-aaaaaa.us-east-1.example.com/v1", region = "us-east-1" },
+      { endpoint = "https://host-bbbbbb.us-west-2.example.com/v1", region = "us-west-2" },
+      { endpoint = "https://host-cccccc.eu-west-1.example.com/v1", region = "eu-west-1" },
+      { endpoint = "https://host-dddddd.ap-northeast-1.example.com/v1", region = "ap-northeast-1" },
+      { endpoint = "https://host-eeeeee.ap-southeast-2.example.com/v1", region = "ap-southeast-2" },
+    ]
+  }
+}
+
+mock_resource "aws_route53recoverycontrolconfig_control_panel" {
+  defaults = {
+    arn = "arn:aws:route53-recovery-control::123456789012:controlpanel/mock"
+  }
+}
+
+mock_resource "aws_route53recoverycontrolconfig_routing_control" {
+  defaults = {
+    arn = "arn:aws:route53-recovery-control::123456789012:controlpanel/mock/routingcontrol/mock"
+  }
+}
+
+mock_resource "aws_ssm_document" {
+  defaults = {
+    arn = "arn:aws:ssm:us-east-1:123456789012:document/mock"
+  }
+}
+
+mock_resource "aws_cloudwatch_composite_alarm" {
+  defaults = {
+    arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:mock-composite"
+  }
+}
+
+mock_resource "aws_dynamodb_table" {
+  defaults = {
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/meridian-dr-ledger"
+  }
+}
+
+mock_resource "aws_ecs_task_definition" {
+  defaults = {
+    arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/mock:1"
+  }
+}
+
+mock_resource "aws_lb_listener" {
+  defaults = {
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/meridian/0123456789abcdef/0123456789abcdef"
   }
 }
