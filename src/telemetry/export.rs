@@ -71,8 +71,8 @@ pub struct ExportTask {
     queue: mpsc::Receiver<SpanData>,
     /// Flush requests (shutdown).
     flushes: mpsc::Receiver<FlushRequest>,
-    /// OTLP/HTTP protobuf encoder and sender.
-    exporter: opentelemetry_otlp::SpanExporter,
+    /// OTLP/HTTP protobuf encoder and sender (lent to the blocking pool during an export).
+    exporter: Option<opentelemetry_otlp::SpanExporter>,
     /// Spans per export.
     batch_size: usize,
     /// Longest a span waits.
@@ -107,7 +107,7 @@ impl ExportTask {
         Ok(Self {
             queue,
             flushes,
-            exporter,
+            exporter: Some(exporter),
             batch_size: settings.batch_size,
             interval: settings.export_interval,
             timeout: settings.timeout,
@@ -153,8 +153,33 @@ impl ExportTask {
         }
         let spans = std::mem::replace(batch, Vec::with_capacity(self.batch_size));
         let n = spans.len() as u64;
-        // The client enforces the timeout too; this bounds the encoder and everything else.
-        match tokio::time::timeout(self.timeout, self.exporter.export(spans)).await {
+        // Encoding a batch is CPU work (milliseconds for hundreds of spans): it runs on the
+        // blocking pool, so it never holds up a worker that serves requests. The connection's
+        // I/O still runs on the runtime (the client spawns it there).
+        let Some(exporter) = self.exporter.take() else {
+            return;
+        };
+        let (handle, timeout) = (tokio::runtime::Handle::current(), self.timeout);
+        let exported = tokio::task::spawn_blocking(move || {
+            // The client enforces the timeout too; this bounds the encoder and everything else.
+            let result = handle.block_on(tokio::time::timeout(timeout, exporter.export(spans)));
+            (exporter, result)
+        })
+        .await;
+        let result = match exported {
+            Ok((exporter, result)) => {
+                self.exporter = Some(exporter);
+                result
+            }
+            Err(_) => {
+                // The export panicked: this pipeline stops exporting; its spans are counted.
+                tracing::warn!("span export task failed; tracing export stops for this config");
+                metrics::counter!("meridian_trace_spans_dropped_total", "reason" => "export_failed")
+                    .increment(n);
+                return;
+            }
+        };
+        match result {
             Ok(Ok(())) => metrics::counter!("meridian_trace_spans_exported_total").increment(n),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, spans = n, "span export failed");

@@ -120,20 +120,24 @@ impl Telemetry {
             .or_else(|| HeaderValue::from_str(req.uri.authority()?.as_str()).ok());
         let user_agent = req.headers.get("user-agent").cloned();
         let span = self.tracing.as_ref().map(|t| {
-            let mut attributes = vec![
-                KeyValue::new("http.request.method", req.method.as_str().to_string()),
-                KeyValue::new("url.path", path.clone()),
-                KeyValue::new("network.protocol.version", protocol_version(req.version)),
-                KeyValue::new("client.address", client.ip().to_canonical().to_string()),
-                KeyValue::new("client.port", i64::from(client.port())),
-                KeyValue::new("meridian.request_id", text(request_id)),
-            ];
-            if let Some(h) = &host {
-                attributes.push(KeyValue::new("server.address", text(h)));
-            }
-            if let Some(ua) = &user_agent {
-                attributes.push(KeyValue::new("user_agent.original", text(ua)));
-            }
+            let (method, version) = (&req.method, req.version);
+            let attributes = || {
+                let mut attributes = vec![
+                    KeyValue::new("http.request.method", method.as_str().to_string()),
+                    KeyValue::new("url.path", path.clone()),
+                    KeyValue::new("network.protocol.version", protocol_version(version)),
+                    KeyValue::new("client.address", client.ip().to_canonical().to_string()),
+                    KeyValue::new("client.port", i64::from(client.port())),
+                    KeyValue::new("meridian.request_id", text(request_id)),
+                ];
+                if let Some(h) = &host {
+                    attributes.push(KeyValue::new("server.address", text(h)));
+                }
+                if let Some(ua) = &user_agent {
+                    attributes.push(KeyValue::new("user_agent.original", text(ua)));
+                }
+                attributes
+            };
             t.request_span(&mut req.headers, attributes)
         });
         let log_sampled = self
@@ -262,7 +266,7 @@ impl Observation {
     pub fn route(&mut self, name: &str) {
         if let Some(o) = &mut self.0 {
             o.route = Some(name.to_string());
-            if let Some(cx) = &o.span {
+            if let Some(cx) = o.span.as_ref().filter(|cx| cx.span().is_recording()) {
                 let span = cx.span();
                 span.update_name(format!("{} {name}", o.method));
                 span.set_attribute(KeyValue::new("http.route", name.to_string()));
@@ -360,19 +364,22 @@ impl Observation {
                     "first" | "hedge" => (why, None),
                     failure => ("retry", Some(failure)),
                 };
-                let mut attributes = vec![
-                    KeyValue::new("meridian.region", region.name().to_string()),
-                    KeyValue::new("meridian.endpoint", endpoint.label.clone()),
-                    KeyValue::new("server.address", endpoint.addr.ip().to_string()),
-                    KeyValue::new("server.port", i64::from(endpoint.addr.port())),
-                    KeyValue::new("http.request.method", o.method.as_str().to_string()),
-                    KeyValue::new("meridian.attempt", (index + 1) as i64),
-                    KeyValue::new("meridian.attempt.reason", reason),
-                    KeyValue::new("meridian.cross_region", *region.name() != *o.local_region),
-                ];
-                if let Some(f) = failover {
-                    attributes.push(KeyValue::new("meridian.failover.reason", f));
-                }
+                let attributes = || {
+                    let mut attributes = vec![
+                        KeyValue::new("meridian.region", region.name().to_string()),
+                        KeyValue::new("meridian.endpoint", endpoint.label.clone()),
+                        KeyValue::new("server.address", endpoint.addr.ip().to_string()),
+                        KeyValue::new("server.port", i64::from(endpoint.addr.port())),
+                        KeyValue::new("http.request.method", o.method.as_str().to_string()),
+                        KeyValue::new("meridian.attempt", (index + 1) as i64),
+                        KeyValue::new("meridian.attempt.reason", reason),
+                        KeyValue::new("meridian.cross_region", *region.name() != *o.local_region),
+                    ];
+                    if let Some(f) = failover {
+                        attributes.push(KeyValue::new("meridian.failover.reason", f));
+                    }
+                    attributes
+                };
                 let (span, headers) = t.attempt_span(cx, attributes);
                 (Some(span), Some(headers))
             }
@@ -421,6 +428,12 @@ impl Observed {
     fn end_span(&mut self) {
         let Some(cx) = self.span.take() else { return };
         let span = cx.span();
+        if !span.is_recording() {
+            // Unsampled: nothing is exported, so nothing is added.
+            span.end();
+            self.span = Some(cx);
+            return;
+        }
         let tried: Vec<StringValue> = self
             .attempts
             .lock()

@@ -115,7 +115,13 @@ impl Tracing {
 
     /// Starts the request span, a child of the client's `traceparent` when it sent a valid one,
     /// and removes the client's trace headers (each attempt sends its own).
-    pub fn request_span(&self, headers: &mut HeaderList, attributes: Vec<KeyValue>) -> Context {
+    /// `attributes` is called only when the span records (sampled in): an unsampled request
+    /// builds none of them.
+    pub fn request_span(
+        &self,
+        headers: &mut HeaderList,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Context {
         let parent = if headers.contains(TRACEPARENT) {
             let parent = self.propagator.extract(&Extract(headers));
             headers.remove(TRACEPARENT);
@@ -125,12 +131,14 @@ impl Tracing {
             headers.remove(TRACESTATE);
             Context::new()
         };
-        let span = self
+        let mut span = self
             .tracer
             .span_builder("request")
             .with_kind(SpanKind::Server)
-            .with_attributes(attributes)
             .start_with_context(&self.tracer, &parent);
+        if span.is_recording() {
+            span.set_attributes(attributes());
+        }
         Context::new().with_span(span)
     }
 
@@ -139,17 +147,31 @@ impl Tracing {
     pub fn attempt_span(
         &self,
         request: &Context,
-        attributes: Vec<KeyValue>,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> (opentelemetry_sdk::trace::Span, TraceHeaders) {
-        let span = self
+        let mut span = self
             .tracer
             .span_builder("attempt")
             .with_kind(SpanKind::Client)
-            .with_attributes(attributes)
             .start_with_context(&self.tracer, request);
-        let cx = Context::new().with_remote_span_context(span.span_context().clone());
-        let mut headers = TraceHeaders::default();
-        self.propagator.inject_context(&cx, &mut headers);
+        if span.is_recording() {
+            span.set_attributes(attributes());
+        }
+        // W3C trace context, written directly (the propagator would allocate a context first).
+        let sc = span.span_context();
+        let traceparent = format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        );
+        let state = sc.trace_state().header();
+        let headers = TraceHeaders {
+            traceparent: HeaderValue::from_str(&traceparent).ok(),
+            tracestate: (!state.is_empty())
+                .then(|| HeaderValue::from_str(&state).ok())
+                .flatten(),
+        };
         (span, headers)
     }
 }
@@ -242,7 +264,7 @@ mod tests {
             HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         );
         h.append(TRACESTATE, HeaderValue::from_static("congo=t61rcWkgMzE"));
-        let cx = tracing.request_span(&mut h, Vec::new());
+        let cx = tracing.request_span(&mut h, Vec::new);
         assert!(!h.contains(TRACEPARENT) && !h.contains(TRACESTATE));
         let sc = cx.span().span_context().clone();
         assert_eq!(
@@ -250,7 +272,7 @@ mod tests {
             "0af7651916cd43dd8448eb211c80319c"
         );
         assert!(sc.is_sampled(), "the parent's decision is kept");
-        let (attempt, out) = tracing.attempt_span(&cx, Vec::new());
+        let (attempt, out) = tracing.attempt_span(&cx, Vec::new);
         let tp = out.traceparent.unwrap();
         let tp = tp.to_str().unwrap();
         assert!(
@@ -264,14 +286,14 @@ mod tests {
         // No (or a malformed) parent: a new trace, unsampled at ratio 0, still propagated.
         let mut bad = HeaderList::new();
         bad.append(TRACEPARENT, HeaderValue::from_static("00-zz-yy-01"));
-        let cx = tracing.request_span(&mut bad, Vec::new());
+        let cx = tracing.request_span(&mut bad, Vec::new);
         let sc = cx.span().span_context().clone();
         assert!(sc.is_valid() && !sc.is_sampled());
         assert_ne!(
             sc.trace_id().to_string(),
             "0af7651916cd43dd8448eb211c80319c"
         );
-        let (_, out) = tracing.attempt_span(&cx, Vec::new());
+        let (_, out) = tracing.attempt_span(&cx, Vec::new);
         assert!(out.traceparent.unwrap().to_str().unwrap().ends_with("-00"));
     }
 }
