@@ -7,19 +7,23 @@
 # and prints total instructions / N. Usage: benches/callgrind.sh [N] (default 2000).
 # DATABASE=1 adds a [database] section (probes every minute, so none land in the window): the same
 # GET then also passes the data tier's read path (no token: served locally).
+# TELEMETRY=off (default) | tracing (every request traced, exported over OTLP/HTTP to a local
+# sink) | tracing-unsampled (tracing on, sample ratio 0: spans started, propagated, not exported)
+# | access-log (one JSON line per request, stdout to /dev/null) measures what each one costs.
 # Needs valgrind (installed from Debian when missing) and python3. Output: target/callgrind/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=benches/meridian-config.sh
 source benches/meridian-config.sh
 N=${1:-2000}
+TELEMETRY=${TELEMETRY:-off}
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 cargo build --release --quiet
 BIN=target/release/meridian
 OUT=target/callgrind; rm -rf "$OUT"; mkdir -p "$OUT"
-read -r P_M P_A P0 P1 P2 < <(python3 -c '
+read -r P_M P_A P0 P1 P2 P_C < <(python3 -c '
 import socket
-ss=[socket.socket() for _ in range(5)]
+ss=[socket.socket() for _ in range(6)]
 for s in ss: s.bind(("127.0.0.1",0))
 print(*[s.getsockname()[1] for s in ss])')
 pids=()
@@ -34,8 +38,32 @@ meridian_config "$P_M" "$P_A" 1h "$P0" "$P1" "$P2" >"$OUT/meridian.toml"
 if [ "${DATABASE:-0}" = 1 ]; then
   printf '\n[database]\ntls = "disable"\nprobe_interval = "60s"\nrpo_budget = "60s"\n[database.regions]\n"us-east-1" = "host=127.0.0.1 port=1 user=m"\n' >>"$OUT/meridian.toml"
 fi
+collector() {
+  # An OTLP/HTTP sink: 200 to every POST, the body read and discarded.
+  python3 - "$P_C" <<'PY' &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+  pids+=($!)
+}
+case "$TELEMETRY" in
+  off) ;;
+  tracing|tracing-unsampled)
+    collector
+    ratio=1.0; [ "$TELEMETRY" = tracing-unsampled ] && ratio=0.0
+    printf '\n[tracing]\nenabled = true\nendpoint = "http://127.0.0.1:%s/v1/traces"\nsample_ratio = %s\n' \
+      "$P_C" "$ratio" >>"$OUT/meridian.toml" ;;
+  access-log) printf '\n[access_log]\nenabled = true\n' >>"$OUT/meridian.toml" ;;
+  *) echo "TELEMETRY must be off, tracing, tracing-unsampled or access-log" >&2; exit 2 ;;
+esac
 MERIDIAN_WORKERS=1 valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" \
-  "$BIN" run --config "$OUT/meridian.toml" 2>"$OUT/valgrind.log" &
+  "$BIN" run --config "$OUT/meridian.toml" 2>"$OUT/valgrind.log" >/dev/null &
 VP=$!; pids+=($VP)
 client() {
   python3 - "$1" "$P_M" <<'PY'
@@ -55,5 +83,5 @@ client "$N"
 callgrind_control -d "$VP" >/dev/null
 sleep 0.5
 total=$(callgrind_annotate "$OUT/callgrind.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1; exit}')
-echo "instructions: $total over $N requests = $((total / N)) per request"
+echo "instructions ($TELEMETRY): $total over $N requests = $((total / N)) per request"
 echo "profile: $OUT/callgrind.out.1 (callgrind_annotate --inclusive=yes $OUT/callgrind.out.1)"

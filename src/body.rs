@@ -24,6 +24,8 @@ pub enum ProxyBody {
         inner: UpstreamBody,
         /// Counter for cross-region bytes, when this response came from a sibling region.
         bytes: Option<metrics::Counter>,
+        /// The request's trace and access-log record, finished when the body ends or drops.
+        observe: crate::telemetry::Observation,
     },
     /// Generated here (errors, readiness, admin).
     Local(Option<Bytes>),
@@ -50,12 +52,23 @@ impl Body for ProxyBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, crate::upstream::BodyReadError>>> {
         match self.get_mut() {
-            ProxyBody::Upstream { inner, bytes } => {
-                let polled = Pin::new(inner).poll_frame(cx);
-                if let (Poll::Ready(Some(Ok(frame))), Some(counter)) = (&polled, bytes)
-                    && let Some(data) = frame.data_ref()
-                {
-                    counter.increment(data.len() as u64);
+            ProxyBody::Upstream {
+                inner,
+                bytes,
+                observe,
+            } => {
+                let polled = Pin::new(&mut *inner).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        if let Some(data) = frame.data_ref() {
+                            if let Some(counter) = bytes {
+                                counter.increment(data.len() as u64);
+                            }
+                            observe.body_bytes(data.len(), inner.is_end_stream());
+                        }
+                    }
+                    Poll::Ready(None) => observe.body_bytes(0, true),
+                    _ => {}
                 }
                 polled
             }

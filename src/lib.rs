@@ -16,6 +16,8 @@
 //! - [`message`]: the client's request and Meridian's response, whichever server carried them.
 //! - [`health`]: endpoint health atomics (write side: checker and passive outlier detection).
 //! - [`idle_spin`]: `--idle-spin`, a busy worker stays on its core briefly before it sleeps.
+//! - [`telemetry`]: OpenTelemetry traces (request and attempt spans, W3C propagation, OTLP
+//!   export) and access logs; one empty `Option` per request when both are off.
 //! - [`admin`]: /metrics, /healthz, /readyz, /status on the loopback admin listener.
 //! - [`error`]: error kinds and the one place they become HTTP responses.
 //! - [`body`]: the response body type sent to clients.
@@ -47,5 +49,6 @@ pub mod proxy;
 pub mod routing;
 pub mod runtime;
 pub mod server;
+pub mod telemetry;
 pub mod tls;
 pub mod upstream;

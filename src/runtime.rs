@@ -30,6 +30,9 @@ pub enum BuildError {
     /// Upstream TLS material could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The tracing or access-log pipeline could not be started.
+    #[error("telemetry: {0}")]
+    Telemetry(String),
     /// The DNS resolver could not be set up.
     #[error("dns: {0}")]
     Dns(String),
@@ -61,6 +64,8 @@ pub struct Snapshot {
     pub loaded_at: SystemTime,
     /// Signs consistency tokens (read-your-writes); set when `[database]` is configured.
     pub token_key: Option<crate::data::token::TokenKey>,
+    /// Traces and access logs (both off: one flag on the request path).
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 impl Snapshot {
@@ -146,8 +151,12 @@ impl Snapshot {
             .database
             .as_ref()
             .map(|_| crate::data::token::TokenKey::new(secret.as_bytes()));
+        let telemetry =
+            crate::telemetry::Telemetry::build(&settings, previous.map(|p| &p.telemetry), tls)
+                .map_err(BuildError::Telemetry)?;
         Ok(Self {
             token_key,
+            telemetry,
             route_metrics,
             settings: Arc::new(settings),
             regions,

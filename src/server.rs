@@ -131,7 +131,11 @@ impl Server {
             tasks.spawn(reloader.run());
             handle
         });
-        tasks.spawn(Admin::new(admin, runtime.clone(), reload.clone()).run());
+        let history = crate::admin::history::History::new();
+        tasks.spawn(
+            crate::admin::history::HistorySampler::new(runtime.clone(), history.clone()).run(),
+        );
+        tasks.spawn(Admin::new(admin, runtime.clone(), reload.clone(), history).run());
         tasks.spawn(HealthChecker::new(runtime.clone()).run());
         tasks.spawn(DnsDiscovery::new(runtime.clone()).run());
         tasks.spawn(crate::data::DataMonitor::new(runtime.clone()).run());
@@ -196,6 +200,9 @@ impl Server {
     async fn stop_now(&mut self) {
         self.stop_accepting.cancel();
         let _ = (&mut self.listener_task).await;
+        // Every connection is closed, so every request span has ended: send them (and the
+        // access-log lines) before the process goes.
+        self.runtime.snapshot().telemetry.flush().await;
         self.runtime.shutdown.cancel();
     }
 

@@ -322,7 +322,14 @@ async fn the_rpo_guard_refuses_writes_while_replication_is_paused_and_admits_aft
         assert!(refusals >= 1.0, "{refusals}");
         lab.stop().await;
 
-        let lab = Lab::start(&config("rpo_budget = \"1s\"", "rpo_policy = \"expose\"")).await;
+        // Traced to a real OTLP receiver: the request span records the guard's verdict.
+        let receiver = support::otlp::OtlpReceiver::start().await;
+        let traced = format!(
+            "rpo_policy = \"expose\"\n[tracing]\nenabled = true\nendpoint = {:?}\n\
+             sampler = \"parentbased_always_on\"\nexport_interval = \"50ms\"\n",
+            receiver.endpoint()
+        );
+        let lab = Lab::start(&config("rpo_budget = \"1s\"", &traced)).await;
         {
             let cluster = lab.lab.cluster.lock().await;
             cluster
@@ -341,6 +348,17 @@ async fn the_rpo_guard_refuses_writes_while_replication_is_paused_and_admits_aft
                 let answer = lab.write("us-east-1", "exposed", &[]).await;
                 assert_eq!(answer.status, 201, "{}", answer.text());
                 answer.header("x-meridian-rpo-exposed") == "1"
+            },
+        )
+        .await;
+        eventually(
+            Duration::from_secs(10),
+            "the exposed write's span says so",
+            || async {
+                receiver.spans().iter().any(|s| {
+                    s.attr("meridian.rpo_guard") == "exposed"
+                        && s.attr("meridian.data.write") == "true"
+                })
             },
         )
         .await;

@@ -144,4 +144,20 @@ fn describe() {
         "meridian_consistency_lost_total",
         "Reads whose token names a write lost in a failover (past its timeline's switchpoint)."
     );
+    describe_counter!(
+        "meridian_trace_spans_exported_total",
+        "Spans the collector accepted over OTLP/HTTP."
+    );
+    describe_counter!(
+        "meridian_trace_spans_dropped_total",
+        "Spans dropped, by reason: queue_full (the export queue was full) or export_failed (the collector refused, failed or timed out)."
+    );
+    describe_counter!(
+        "meridian_access_log_lines_total",
+        "Access-log lines written to stdout."
+    );
+    describe_counter!(
+        "meridian_access_log_dropped_total",
+        "Access-log lines dropped because the writer's queue was full."
+    );
 }

@@ -1,6 +1,8 @@
 //! The admin listener: metrics, liveness, readiness and status. It reads state, never owns it.
 
+mod chart;
 mod database;
+pub mod history;
 pub mod metrics;
 mod page;
 mod status;
@@ -30,6 +32,8 @@ pub struct Admin {
     metrics: PrometheusHandle,
     /// Triggers reloads (POST /reload); None when the config has no source.
     reload: Option<ReloadHandle>,
+    /// The recent past, sampled by `history::HistorySampler`.
+    history: Arc<history::History>,
 }
 
 /// What every admin request can see.
@@ -38,16 +42,23 @@ struct AdminState {
     metrics: PrometheusHandle,
     reload: Option<ReloadHandle>,
     rates: status::Rates,
+    history: Arc<history::History>,
 }
 
 impl Admin {
     /// Wraps a bound socket.
-    pub fn new(listener: TcpListener, runtime: Arc<Runtime>, reload: Option<ReloadHandle>) -> Self {
+    pub fn new(
+        listener: TcpListener,
+        runtime: Arc<Runtime>,
+        reload: Option<ReloadHandle>,
+        history: Arc<history::History>,
+    ) -> Self {
         Self {
             listener,
             runtime,
             metrics: metrics::recorder(),
             reload,
+            history,
         }
     }
 
@@ -59,6 +70,7 @@ impl Admin {
             metrics: self.metrics,
             reload: self.reload,
             rates: status::Rates::default(),
+            history: self.history,
         });
         // Histograms keep samples until drained; without a scraper they would grow forever.
         let mut upkeep = tokio::time::interval(UPKEEP_INTERVAL);
@@ -96,7 +108,7 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
     let runtime = &state.runtime;
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/") => {
-            let doc = status::status_json(runtime, &state.rates);
+            let doc = status_with_history(state);
             let mut resp = text(StatusCode::OK, page::render(&doc));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -139,14 +151,29 @@ async fn handle(state: &AdminState, req: Request<Incoming>) -> Response<ProxyBod
             );
             resp
         }
-        (&Method::GET, "/status") => {
-            json(StatusCode::OK, status::status_json(runtime, &state.rates))
-        }
+        (&Method::GET, "/status") => json(StatusCode::OK, status_with_history(state)),
         (_, "/" | "/healthz" | "/readyz" | "/metrics" | "/status" | "/config" | "/reload") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// The status document with the sampled history of the last minutes.
+fn status_with_history(state: &AdminState) -> serde_json::Value {
+    let mut doc = status::status_json(&state.runtime, &state.rates);
+    doc["history"] = state.history.json(rpo_budget_s(&state.runtime));
+    doc
+}
+
+/// The RPO budget the replication-lag chart is drawn against; None without a data tier.
+fn rpo_budget_s(runtime: &Runtime) -> Option<f64> {
+    let snapshot = runtime.snapshot();
+    snapshot
+        .settings
+        .database
+        .as_ref()
+        .map(|db| db.rpo_budget.as_secs_f64())
 }
 
 /// Mutating calls need `Authorization: Bearer <token>` when a token is configured. Digests of

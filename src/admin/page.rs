@@ -1,5 +1,7 @@
-//! The status page: one server-rendered HTML page, refreshed every few seconds, no build step.
+//! The status page: one server-rendered HTML page, refreshed every few seconds, no build step;
+//! the recent past drawn as inline SVG charts (`chart`).
 
+use super::chart;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -25,7 +27,9 @@ pub fn render(doc: &Value) -> String {
 <title>Meridian {local}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f4f4f4}}
-.ok{{color:#0a0;font-weight:bold}}.bad{{color:#c00;font-weight:bold}}.warn{{color:#c80}}</style></head><body>
+.ok{{color:#0a0;font-weight:bold}}.bad{{color:#c00;font-weight:bold}}.warn{{color:#c80}}.muted{{color:#666}}
+.charts{{display:flex;flex-wrap:wrap;gap:12px}}.chart{{margin:0}}.chart figcaption{{font-size:12px;margin-bottom:2px}}
+.chart figcaption span{{margin-left:6px}}.region-history h3{{margin:.8em 0 .3em}}</style></head><body>
 <h1>Meridian &middot; {local}</h1>
 <p>Readiness: <span class="{rc}">{rt}</span>{drain} &middot; in flight {inflight} &middot; connections {conns}</p>
 <table><tr><th>Region</th><th>Health</th><th>Probe latency</th><th>Served/s</th><th>Failovers in/s</th><th>Endpoint</th><th>Up</th><th>Usable</th><th>Ejections</th><th>Probe RTT</th><th>In flight</th></tr>"#,
@@ -102,6 +106,8 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
     }
     html.push_str("</table>");
     super::database::render(&doc["database"], &mut html);
+    let now = std::time::SystemTime::now();
+    super::chart::history(&doc["history"], now, &mut html);
     let cfg = &doc["config"];
     let last = match cfg["last_reload"]["result"].as_str() {
         None => "none since start".to_string(),
@@ -111,13 +117,23 @@ td,th{{border:1px solid #ccc;padding:4px 10px;text-align:left}}th{{background:#f
         ),
         Some(other) => format!(r#"<span class="ok">{}</span>"#, esc(other)),
     };
+    let last = match cfg["last_reload"]["at_unix"].as_f64() {
+        Some(at) => format!("{last} at {} ({})", chart::date(at), chart::age(now, at)),
+        None => last,
+    };
     let _ = write!(
         html,
-        r#"<p>Config <code>{ver}</code> from <code>{origin}</code>, loaded at unix {at}. Last reload: {last}</p>
+        r#"<p>Config <code>{ver}</code> from <code>{origin}</code>, loaded {at}. Last reload: {last}</p>
 <p><a href="/status">/status</a> &middot; <a href="/config">/config</a> &middot; <a href="/metrics">/metrics</a></p></body></html>"#,
         ver = esc(cfg["version"].as_str().unwrap_or("")),
         origin = esc(cfg["origin"].as_str().unwrap_or("")),
-        at = cfg["loaded_at_unix"],
+        at = cfg["loaded_at_unix"]
+            .as_f64()
+            .map_or("-".into(), |t| format!(
+                "{} ({})",
+                chart::date(t),
+                chart::age(now, t)
+            )),
     );
     html
 }

@@ -44,6 +44,15 @@ pub struct ConfigFile {
     /// The data tier: each region's database, watched for its writer and replication lag.
     #[serde(default)]
     pub database: Option<super::database::DatabaseFile>,
+    /// OpenTelemetry traces exported over OTLP/HTTP.
+    #[serde(default)]
+    pub tracing: super::telemetry::TracingFile,
+    /// One JSON line per request on stdout.
+    #[serde(default)]
+    pub access_log: super::telemetry::AccessLogFile,
+    /// The status page's history.
+    #[serde(default)]
+    pub status: super::telemetry::StatusFile,
 }
 
 /// `[server]`

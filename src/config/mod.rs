@@ -7,6 +7,7 @@ pub mod database;
 mod file;
 pub mod reload;
 pub mod source;
+pub mod telemetry;
 mod validate;
 
 pub use file::{

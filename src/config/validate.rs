@@ -268,6 +268,12 @@ pub struct Settings {
     pub upstream_tls: UpstreamTlsFile,
     /// The data tier (`[database]`), if configured.
     pub database: Option<super::database::DatabaseSettings>,
+    /// OpenTelemetry tracing (`[tracing]` and `OTEL_*`); None = off.
+    pub tracing: Option<super::telemetry::TracingSettings>,
+    /// Access logs (`[access_log]`); None = off.
+    pub access_log: Option<super::telemetry::AccessLogSettings>,
+    /// The status page's history (`[status]`).
+    pub status: super::telemetry::StatusSettings,
 }
 
 impl Settings {
@@ -293,8 +299,10 @@ pub fn parse_and_validate(origin: &str, text: &str) -> Result<Settings, ConfigEr
 }
 
 pub(super) struct Validator<'a> {
-    origin: &'a str,
-    text: &'a str,
+    /// Names the source in errors.
+    pub(super) origin: &'a str,
+    /// The text, for line and column.
+    pub(super) text: &'a str,
 }
 
 impl Validator<'_> {
@@ -449,6 +457,9 @@ impl Validator<'_> {
         };
         let routes = self.routes(&f, &regions)?;
         let database = self.database(&f, &regions, local_region)?;
+        let tracing = self.tracing(&f.tracing, &|name| std::env::var(name).ok())?;
+        let access_log = self.access_log(&f.access_log)?;
+        let status = self.status(&f.status)?;
         let dns = self.dns(&f)?;
         let listener_tls = f.server.tls.clone();
         if let Some(tls) = &listener_tls
@@ -506,6 +517,9 @@ impl Validator<'_> {
             listener_tls,
             upstream_tls: f.upstream_tls.clone(),
             database,
+            tracing,
+            access_log,
+            status,
         })
     }
 

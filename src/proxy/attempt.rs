@@ -8,6 +8,7 @@ use super::forward_mark::FORWARD_MARK;
 use crate::error::ErrorKind;
 use crate::header_list::HeaderList;
 use crate::runtime::Snapshot;
+use crate::telemetry::trace::TraceHeaders;
 use crate::upstream::{Endpoint, Region, UpstreamRequest, UpstreamResponse};
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,6 +52,16 @@ impl Failure {
     }
 }
 
+/// An attempt's result as its span records it: `ok` or the failure label, and the origin's
+/// status when it answered.
+pub fn outcome_label(result: &Result<UpstreamResponse, Failure>) -> (&'static str, Option<u16>) {
+    match result {
+        Ok(resp) => ("ok", Some(resp.status.as_u16())),
+        Err(Failure::Status(resp)) => ("retryable_status", Some(resp.status.as_u16())),
+        Err(f) => (f.label(), None),
+    }
+}
+
 /// The result of one attempt, with what it was sent to.
 pub struct AttemptOutcome {
     /// Region index.
@@ -75,12 +86,17 @@ pub async fn attempt(
     endpoint: Arc<Endpoint>,
     started: Instant,
     own_timer: bool,
+    trace: Option<TraceHeaders>,
 ) -> AttemptOutcome {
     let settings = &snapshot.settings;
     let cross_region = region.index != settings.local_region;
     let streaming = !ctx.body.is_complete();
-    let (req, upload_done) =
+    let (mut req, upload_done) =
         upstream_request(ctx, snapshot, region, &endpoint, cross_region, streaming);
+    if let Some(trace) = trace {
+        // This attempt's span, so the origin (or the sibling Meridian) continues the trace.
+        trace.append_to(&mut req.headers);
+    }
     let in_flight = endpoint.health.track();
     let result = {
         let mut exchange = std::pin::pin!(region.send(&endpoint, &ctx.headers, req));

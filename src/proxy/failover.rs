@@ -9,10 +9,11 @@
 //!   response to arrive wins; the loser is dropped, which cancels it.
 
 use super::RequestCtx;
-use super::attempt::{AttemptOutcome, Failure, attempt, record_failure, timed_out};
+use super::attempt::{AttemptOutcome, Failure, attempt, outcome_label, record_failure, timed_out};
 use crate::error::ErrorKind;
 use crate::routing::FailoverPlan;
 use crate::runtime::{Runtime, Snapshot};
+use crate::telemetry::AttemptSpan;
 use crate::upstream::Endpoint;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
@@ -49,8 +50,9 @@ pub async fn execute(
     let mut next = 0usize;
     let mut started = 0u32;
     let mut previous_region: Option<usize> = None;
-    // Attempts still out, with their start, so hedge losers can be told apart from winners.
-    let mut outstanding: Vec<(Arc<Endpoint>, Instant)> = Vec::new();
+    // Attempts still out, with their start, so hedge losers can be told apart from winners,
+    // and their spans (telemetry).
+    let mut outstanding: Vec<(Arc<Endpoint>, Instant, AttemptSpan)> = Vec::new();
 
     // The first attempt's per-try limit is kept by this function's one timer (with the hedge
     // delay and the deadline) instead of a timer of its own: a request that ends with its first
@@ -59,12 +61,19 @@ pub async fn execute(
     let delegate_first = ctx.body.is_complete();
     // Attempt futures are boxed: a few kilobytes each, they would otherwise be copied into
     // (and enlarge) every enclosing future, which callgrind showed as memcpy on each request.
-    let launch = |region_idx: usize, sent_at: Instant, outstanding: &mut Vec<_>, own: bool| {
+    // `why`: "first", "hedge", or the failure label that made this a retry (for its span).
+    let launch = |region_idx: usize,
+                  sent_at: Instant,
+                  outstanding: &mut Vec<_>,
+                  own: bool,
+                  why: &'static str| {
         let region = &snapshot.regions[region_idx];
         let endpoint = region.pick().or_else(|| region.pick_any())?;
-        outstanding.push((endpoint.clone(), sent_at));
+        let span = ctx.observe.attempt(region, &endpoint, why);
+        let trace = span.trace_headers();
+        outstanding.push((endpoint.clone(), sent_at, span));
         Some(Box::pin(attempt(
-            ctx, snapshot, region, endpoint, sent_at, own,
+            ctx, snapshot, region, endpoint, sent_at, own, trace,
         )))
     };
 
@@ -74,7 +83,13 @@ pub async fn execute(
         && let Some(region) = plan.region(next, snapshot)
     {
         // The first attempt starts as the request arrived (no second clock reading).
-        first = launch(region, ctx.started, &mut outstanding, !delegate_first);
+        first = launch(
+            region,
+            ctx.started,
+            &mut outstanding,
+            !delegate_first,
+            "first",
+        );
         if first.is_some() {
             started += 1;
             previous_region = Some(region);
@@ -158,7 +173,8 @@ pub async fn execute(
                             && let Some(to) = plan.region(next, snapshot)
                         {
                             if runtime.budget.try_withdraw(retry) {
-                                if let Some(fut) = launch(to, Instant::now(), &mut outstanding, true)
+                                if let Some(fut) =
+                                    launch(to, Instant::now(), &mut outstanding, true, "hedge")
                                 {
                                     let from = previous_region.unwrap_or(settings.local_region);
                                     record_failover(snapshot, from, to, "hedge", ctx);
@@ -187,9 +203,10 @@ pub async fn execute(
         } = outcome;
         if let Some(pos) = outstanding
             .iter()
-            .position(|(e, _)| Arc::ptr_eq(e, &endpoint))
+            .position(|(e, _, _)| Arc::ptr_eq(e, &endpoint))
         {
-            outstanding.swap_remove(pos);
+            let (outcome, status) = outcome_label(&result);
+            outstanding.swap_remove(pos).2.finish(outcome, status);
         }
         let failure = match result {
             Ok(response) => {
@@ -197,8 +214,9 @@ pub async fn execute(
                 // before the winner lost to a hedge: count it against its endpoint like a
                 // failure, so a frozen origin is ejected after a few requests instead of every
                 // request paying the hedge delay until probes notice.
-                for (loser, loser_sent) in &outstanding {
+                for (loser, loser_sent, span) in &mut outstanding {
                     if *loser_sent < sent_at {
+                        span.lost();
                         record_failure(snapshot, loser);
                         metrics::counter!("meridian_hedges_won_total").increment(1);
                     }
@@ -219,7 +237,8 @@ pub async fn execute(
         if may_retry && body_ok && more {
             if runtime.budget.try_withdraw(retry) {
                 let to = plan.regions[next];
-                if let Some(fut) = launch(to, Instant::now(), &mut outstanding, true) {
+                let why = failure.label();
+                if let Some(fut) = launch(to, Instant::now(), &mut outstanding, true, why) {
                     record_failover(snapshot, region, to, failure.label(), ctx);
                     later.get_or_insert_with(FuturesUnordered::new).push(fut);
                     started += 1;
@@ -279,10 +298,13 @@ fn record_failover(
     snapshot.regions[to]
         .failovers_in
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    snapshot.regions[from]
+        .failovers_out
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let from_name = snapshot.regions[from].name().to_string();
     let to_name = snapshot.regions[to].name().to_string();
     tracing::info!(event = "failover", from_region = %from_name, to_region = %to_name,
-        reason, request_id = ctx.request_id_str(), "failover");
+        reason, request_id = ctx.request_id_str(), trace_id = ctx.observe.trace_id(), "failover");
     metrics::counter!("meridian_failovers_total",
         "from" => from_name.clone(), "to" => to_name.clone(), "reason" => reason)
     .increment(1);

@@ -17,6 +17,7 @@ use crate::header_list::HeaderList;
 use crate::message::{ClientRequest, ProxyResponse};
 use crate::routing;
 use crate::runtime::{Runtime, Snapshot};
+use crate::telemetry::Observation;
 use crate::upstream::{Region, ReplayBody};
 use forward_mark::FORWARD_MARK;
 use headers::{ATTEMPTS, IDEMPOTENCY_KEY, REQUEST_ID, SERVED_BY};
@@ -47,6 +48,10 @@ pub struct RequestCtx {
     pub started: Instant,
     /// Overall deadline for all attempts.
     pub deadline: Instant,
+    /// The sibling region whose Meridian forwarded this request (its mark verified).
+    pub forwarded_from: Option<String>,
+    /// Its trace spans and access-log record (empty when telemetry is off).
+    pub observe: Observation,
 }
 
 impl RequestCtx {
@@ -119,7 +124,7 @@ impl Proxy {
     }
 
     /// Handles one request from `peer`. Never panics on input; every failure is a response.
-    pub async fn handle(&self, req: ClientRequest, peer: &Peer) -> ProxyResponse {
+    pub async fn handle(&self, mut req: ClientRequest, peer: &Peer) -> ProxyResponse {
         let started = Instant::now();
         let version = req.version;
         let snapshot = self.runtime.snapshot();
@@ -131,14 +136,19 @@ impl Proxy {
         {
             return readiness_response(self.runtime.is_ready());
         }
+        // Traces and access logs: empty (one flag tested) when both are off.
+        let mut observe = snapshot
+            .telemetry
+            .begin(&mut req, peer, &request_id, started);
 
         let (host, route) = match route_of(&snapshot, &req) {
             Ok(found) => found,
             Err(kind) => {
                 count_request("none", "none", kind.status());
-                return kind.into_response(&request_id);
+                return observe.error(kind, kind.into_response(&request_id));
             }
         };
+        observe.route(&route.name);
         let route_idx = snapshot
             .settings
             .routes
@@ -150,7 +160,8 @@ impl Proxy {
         let _guard = InFlight(&self.runtime);
         if in_flight > settings.limits.max_in_flight {
             metrics::counter!("meridian_rejected_total", "reason" => "max_in_flight").increment(1);
-            return ErrorKind::Overloaded.into_response(&request_id);
+            let resp = ErrorKind::Overloaded.into_response(&request_id);
+            return observe.error(ErrorKind::Overloaded, resp);
         }
         self.runtime.budget.record_request(started);
         // The data tier, only with [database] and only for writes and reads with a consistency
@@ -167,10 +178,15 @@ impl Proxy {
                 ))
                 .await
                 {
-                    Ok(decision) => Some(Box::new(decision)),
+                    Ok(decision) => {
+                        let target = decision.target.map(|i| snapshot.regions[i].name());
+                        observe.data(&decision, target);
+                        Some(Box::new(decision))
+                    }
                     Err(kind) => {
+                        // Refused (RPO guard, no writer, the hold cap): the error kind says why.
                         count_request(&route.name, "none", kind.status());
-                        return kind.into_response(&request_id);
+                        return observe.error(kind, kind.into_response(&request_id));
                     }
                 }
             }
@@ -181,17 +197,17 @@ impl Proxy {
         // The request's two waits (a small body read whole, then the attempts) are awaited here
         // and the steps around them are plain functions: each async layer would add a copy of
         // its whole state to every request (callgrind showed them as memcpy).
-        let failed = |kind: ErrorKind| {
+        let failed = |kind: ErrorKind, observe: Observation| {
             count_request(&route.name, "none", kind.status());
-            kind.into_response(&request_id)
+            observe.error(kind, kind.into_response(&request_id))
         };
         let prepared = match self.prepare(req, peer, &snapshot, route, host, &request_id, released)
         {
             Ok(prepared) => prepared,
-            Err(kind) => return failed(kind),
+            Err(kind) => return failed(kind, observe),
         };
         let Prepared {
-            ctx,
+            mut ctx,
             mut plan,
             read_body_first,
             client_upgrade,
@@ -199,24 +215,27 @@ impl Proxy {
         if let Some(target) = data.as_ref().and_then(|d| d.target) {
             plan = routing::FailoverPlan::only(target);
         }
+        observe.forwarded_from(ctx.forwarded_from.as_deref());
+        ctx.observe = observe;
         if read_body_first {
             // Small bodies are read whole first, so they can be retried and hedged.
             match tokio::time::timeout_at(ctx.deadline.into(), ctx.body.fill()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(crate::upstream::BodyError::TooLarge)) => {
-                    return failed(ErrorKind::BodyTooLarge);
+                    return failed(ErrorKind::BodyTooLarge, ctx.observe.take());
                 }
-                Ok(Err(_)) => return failed(ErrorKind::ClientBody),
-                Err(_) => return failed(ErrorKind::DeadlineExceeded),
+                Ok(Err(_)) => return failed(ErrorKind::ClientBody, ctx.observe.take()),
+                Err(_) => return failed(ErrorKind::DeadlineExceeded, ctx.observe.take()),
             }
         }
         let served = match failover::execute(&ctx, &self.runtime, &snapshot, plan).await {
             Ok(served) => served,
-            Err(kind) => return failed(kind),
+            Err(kind) => return failed(kind, ctx.observe.take()),
         };
+        let attempts = served.attempts;
         let (mut resp, region_idx) = match self.respond(served, &ctx, &snapshot, client_upgrade) {
             Ok(answered) => answered,
-            Err(kind) => return failed(kind),
+            Err(kind) => return failed(kind, ctx.observe.take()),
         };
         if let Some(data) = data {
             Box::pin(data.finish(&mut resp, &self.runtime, &snapshot)).await;
@@ -231,6 +250,9 @@ impl Proxy {
                 .insert("connection", HeaderValue::from_static("close"));
         }
         let region = snapshot.regions[region_idx].name();
+        ctx.observe
+            .take()
+            .respond(&mut resp, region, attempts, ctx.body.bytes_read());
         // Handles for the common case are registered once per snapshot: no label strings or
         // registry lookups per request.
         let handles = &snapshot.route_metrics[route_idx][region_idx];
@@ -338,6 +360,8 @@ impl Proxy {
             body,
             started,
             deadline,
+            forwarded_from,
+            observe: Observation::default(),
         };
 
         Ok(Prepared {
@@ -386,6 +410,7 @@ impl Proxy {
             ProxyBody::Upstream {
                 inner: upstream.body,
                 bytes,
+                observe: Observation::default(),
             }
         };
         let resp = ProxyResponse {

@@ -141,6 +141,8 @@ pub struct Region {
     pub served: AtomicU64,
     /// Requests failed over or hedged to this region.
     pub failovers_in: AtomicU64,
+    /// Requests failed over or hedged from this region to another (status page history).
+    pub failovers_out: AtomicU64,
     /// The region name as a header value (x-meridian-region), built once.
     pub name_header: http::HeaderValue,
     /// `meridian_upstream_attempts_total{outcome="ok"}`, registered once.
@@ -180,6 +182,7 @@ impl Region {
             cursor: AtomicUsize::new(0),
             served: AtomicU64::new(0),
             failovers_in: AtomicU64::new(0),
+            failovers_out: AtomicU64::new(0),
             attempts_ok,
         }
     }

@@ -17,6 +17,8 @@ pub struct Binary {
     pub admin: SocketAddr,
     /// Its stderr (JSON logs).
     pub log: PathBuf,
+    /// Its stdout (access logs).
+    pub out: PathBuf,
     /// The config file it runs on.
     pub config: PathBuf,
 }
@@ -39,13 +41,14 @@ impl Binary {
     pub async fn start_with_args(config: &ProxyBuilder, args: &[&str]) -> Self {
         let path = config.write("meridian.toml");
         let log = tmp_path("meridian.log");
+        let out = tmp_path("meridian.out");
         let child = Command::new(env!("CARGO_BIN_EXE_meridian"))
             .args(args)
             .args(["--log-format", "json", "run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("spawn meridian");
@@ -54,6 +57,7 @@ impl Binary {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin: SocketAddr::from(([127, 0, 0, 1], 0)),
             log,
+            out,
             config: path,
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -125,6 +129,11 @@ impl Binary {
         let url = format!("http://{}/metrics", self.admin);
         let text = crate::support::TestClient::new().get(&url).await.text();
         crate::support::metric_in(&text, name, &[])
+    }
+
+    /// Its stdout so far.
+    pub fn stdout_text(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
     }
 
     /// Its stderr so far.

@@ -8,6 +8,7 @@ pub mod binary;
 pub mod client;
 pub mod data;
 pub mod origin;
+pub mod otlp;
 pub mod proxy;
 pub mod relay;
 pub mod scripted;
